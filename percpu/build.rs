@@ -1,0 +1,47 @@
+//! Links the host tests (x86_64 Linux user space) with the user-space linker
+//! script that `cargo percpu ldscript --linux-user` renders: it inserts
+//! `.percpu` after `.bss`, at a non-zero VMA, with 4 areas reserved.
+
+use cargo_percpu::ldscript::{render, Arch, Kind, Options};
+use std::path::PathBuf;
+
+/// Areas the host tests reserve: one per test thread.
+const HOST_TEST_CPUS: usize = 4;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(percpu_non_zero_vma)");
+    println!("cargo::rustc-check-cfg=cfg(percpu_fused_access)");
+    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let sp_naive = std::env::var_os("CARGO_FEATURE_SP_NAIVE").is_some();
+    // User space can never map `.percpu` at VMA 0, so there it is implied.
+    let non_zero_vma =
+        std::env::var_os("CARGO_FEATURE_NON_ZERO_VMA").is_some() || target_os == "linux";
+    if non_zero_vma {
+        println!("cargo:rustc-cfg=percpu_non_zero_vma");
+    }
+    // Targets whose loads, stores and read-modify-writes are one asm block
+    // with the symbol folded into the instruction (`src/arch/<arch>.rs`);
+    // the others go through a pointer (`src/arch/generic.rs`).
+    let fused = !sp_naive
+        && (target_arch == "x86_64"
+            || (!non_zero_vma
+                && ["riscv32", "riscv64", "loongarch64"].contains(&target_arch.as_str())));
+    if fused {
+        println!("cargo:rustc-cfg=percpu_fused_access");
+    }
+    if target_os != "linux" || target_arch != "x86_64" || sp_naive {
+        return;
+    }
+    let script = render(Kind::LinuxUser, &Options::new(Arch::X86_64, HOST_TEST_CPUS))
+        .expect("the user-space linker script renders");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let path = out.join("percpu-linux-user.ld");
+    std::fs::write(&path, script).expect("OUT_DIR is writable");
+    // `-T` with an `INSERT` script augments the default script instead of
+    // replacing it. Tests and benches only: users link their own kernels.
+    for kind in ["tests"] {
+        println!("cargo:rustc-link-arg-{kind}=-Wl,-T,{}", path.display());
+    }
+}

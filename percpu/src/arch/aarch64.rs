@@ -1,0 +1,63 @@
+//! AArch64: the per-CPU register is `TPIDR_EL1`, or `TPIDR_EL2` for
+//! hypervisors (`arm-el2`). An access is `mrs` for the base, `movz`/`movk`
+//! for a 32-bit offset, and a register-offset load or store that the
+//! compiler forms from the pointer.
+
+use core::arch::asm;
+
+#[cfg(not(feature = "arm-el2"))]
+macro_rules! tpidr {
+    () => {
+        "TPIDR_EL1"
+    };
+}
+#[cfg(feature = "arm-el2")]
+macro_rules! tpidr {
+    () => {
+        "TPIDR_EL2"
+    };
+}
+
+#[inline]
+pub fn read_percpu_reg() -> usize {
+    let base: usize;
+    // SAFETY: reads a system register. Not `pure`: after a migration the
+    // same instruction gives another value, so it must not be merged.
+    unsafe {
+        asm!(concat!("mrs {}, ", tpidr!()), out(reg) base, options(nomem, nostack, preserves_flags))
+    };
+    base
+}
+
+/// # Safety
+/// See `percpu::write_percpu_reg`.
+#[inline]
+pub unsafe fn write_percpu_reg(base: usize) {
+    // SAFETY: the caller provides an initialised area.
+    unsafe {
+        asm!(concat!("msr ", tpidr!(), ", {}"), in(reg) base, options(nostack, preserves_flags))
+    };
+}
+
+/// `movz` + `movk` of the symbol's low 32 bits. The `abs_g1` relocation
+/// makes the linker reject a value of 4 GiB or more; a lone `movz` would
+/// silently drop bits 16 and up.
+#[cfg(not(percpu_non_zero_vma))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_symbol_vma {
+    ($sym:path) => {{
+        let vma: usize;
+        #[allow(unused_unsafe)]
+        unsafe {
+            ::core::arch::asm!(
+                "movz {0}, #:abs_g1:{1}",
+                "movk {0}, #:abs_g0_nc:{1}",
+                out(reg) vma,
+                sym $sym,
+                options(pure, nomem, nostack, preserves_flags),
+            )
+        };
+        vma
+    }};
+}

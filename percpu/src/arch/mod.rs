@@ -1,0 +1,118 @@
+//! The per-CPU register and the instruction sequences, one file per
+//! architecture.
+//!
+//! Each architecture file provides `read_percpu_reg`, `write_percpu_reg`,
+//! and the exported macros `__percpu_offset!`, `__percpu_symbol_vma!` and
+//! `__percpu_current_ptr!`; targets with `percpu_fused_access` (set by
+//! build.rs) also provide `__percpu_read!`, `__percpu_write!`,
+//! `__percpu_rmw!`, `__percpu_xchg!` and `__percpu_cmpxchg!`, which the
+//! others take from `generic.rs`. The macros expand in the user's crate,
+//! naming its storage symbol, so the symbol can sit inside the instruction.
+
+mod generic;
+
+#[cfg(feature = "sp-naive")]
+mod naive;
+
+#[cfg(all(target_arch = "x86_64", not(feature = "sp-naive")))]
+mod x86_64;
+#[cfg(all(target_arch = "x86_64", not(feature = "sp-naive")))]
+pub use self::x86_64::*;
+
+#[cfg(all(target_arch = "aarch64", not(feature = "sp-naive")))]
+mod aarch64;
+#[cfg(all(target_arch = "aarch64", not(feature = "sp-naive")))]
+pub use self::aarch64::*;
+
+#[cfg(all(
+    any(target_arch = "riscv32", target_arch = "riscv64"),
+    not(feature = "sp-naive")
+))]
+mod riscv;
+#[cfg(all(
+    any(target_arch = "riscv32", target_arch = "riscv64"),
+    not(feature = "sp-naive")
+))]
+pub use self::riscv::*;
+
+#[cfg(all(target_arch = "loongarch64", not(feature = "sp-naive")))]
+mod loongarch64;
+#[cfg(all(target_arch = "loongarch64", not(feature = "sp-naive")))]
+pub use self::loongarch64::*;
+
+#[cfg(all(target_arch = "arm", not(feature = "sp-naive")))]
+mod arm;
+#[cfg(all(target_arch = "arm", not(feature = "sp-naive")))]
+pub use self::arm::*;
+
+#[cfg(not(any(
+    feature = "sp-naive",
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv32",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "arm"
+)))]
+compile_error!(
+    "percpu supports x86_64, aarch64, riscv32, riscv64, loongarch64 and arm; \
+     elsewhere enable the `sp-naive` feature"
+);
+
+/// The guard of the primitive operations: none where they are a single
+/// instruction that preemption cannot split (x86_64), else no preemption.
+#[cfg(all(target_arch = "x86_64", not(feature = "sp-naive")))]
+pub type OpGuard = crate::__priv::NoGuard;
+/// The guard of the primitive operations: none where they are a single
+/// instruction that preemption cannot split (x86_64), else no preemption.
+#[cfg(not(all(target_arch = "x86_64", not(feature = "sp-naive"))))]
+pub type OpGuard = kernel_guard::NoPreempt;
+
+/// The offset of a variable is its VMA when `.percpu` is linked at 0.
+#[cfg(all(not(percpu_non_zero_vma), not(feature = "sp-naive")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_offset {
+    ($sym:path) => {
+        $crate::__percpu_symbol_vma!($sym)
+    };
+}
+
+/// Not at VMA 0, a symbol's VMA is its address, as the compiler reaches it.
+#[cfg(all(percpu_non_zero_vma, not(feature = "sp-naive")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_symbol_vma {
+    ($sym:path) => {{
+        #[allow(unused_unsafe)]
+        let addr = unsafe { ::core::ptr::addr_of!($sym) } as usize;
+        addr
+    }};
+}
+
+/// Not at VMA 0, the offset is the address minus the section's start.
+#[cfg(all(percpu_non_zero_vma, not(feature = "sp-naive")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_offset {
+    ($sym:path) => {{
+        extern "C" {
+            static _percpu_load_start: u8;
+        }
+        $crate::__percpu_symbol_vma!($sym) - $crate::__percpu_symbol_vma!(_percpu_load_start)
+    }};
+}
+
+/// Register plus offset, for the targets whose loads take a register
+/// offset anyway (AArch64, ARM) and for any target not at VMA 0.
+#[cfg(all(
+    not(feature = "sp-naive"),
+    any(percpu_non_zero_vma, target_arch = "aarch64", target_arch = "arm")
+))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_current_ptr {
+    ($sym:path) => {
+        $crate::read_percpu_reg() + $crate::__percpu_offset!($sym)
+    };
+}

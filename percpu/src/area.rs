@@ -1,0 +1,247 @@
+//! The per-CPU areas: where they are, how many, and setting them up.
+
+use core::alloc::Layout;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::InitError;
+
+/// Areas start on a cache line, so no two CPUs share one.
+const AREA_ALIGN: usize = 64;
+
+extern "C" {
+    // Addresses: where the template is loaded and where the reservation ends.
+    static _percpu_start: u8;
+    static _percpu_end: u8;
+    // VMAs inside `.percpu`, normally 0 and the template size. Read only
+    // through `__percpu_symbol_vma!`: as Rust addresses the compiler would
+    // assume they are non-null (and may reach them PC-relative, out of range).
+    static _percpu_load_start: u8;
+    static _percpu_load_end: u8;
+}
+
+/// Serialises `init*`; readers of the area state wait while it is held.
+static INIT_LOCK: AtomicBool = AtomicBool::new(false);
+/// Base of area 0 once initialised, else 0.
+static AREA_BASE: AtomicUsize = AtomicUsize::new(0);
+/// Number of initialised areas.
+static AREA_NUM: AtomicUsize = AtomicUsize::new(0);
+/// Distance between areas, cached for the remote-access path.
+static AREA_STRIDE: AtomicUsize = AtomicUsize::new(0);
+
+#[inline(always)]
+const fn align_up(value: usize, align: usize) -> Option<usize> {
+    match value.checked_add(align - 1) {
+        Some(v) => Some(v & !(align - 1)),
+        None => None,
+    }
+}
+
+#[inline(always)]
+fn template_size() -> usize {
+    crate::__percpu_symbol_vma!(_percpu_load_end) - crate::__percpu_symbol_vma!(_percpu_load_start)
+}
+
+#[inline(always)]
+fn template_addr() -> usize {
+    core::ptr::addr_of!(_percpu_start) as usize
+}
+
+/// Size of one CPU's area: the template rounded up to 64 bytes (at least 64,
+/// so that an empty template still gives distinct areas).
+#[inline]
+pub fn percpu_area_size() -> usize {
+    align_up(template_size(), AREA_ALIGN)
+        .unwrap_or(usize::MAX & !(AREA_ALIGN - 1))
+        .max(AREA_ALIGN)
+}
+
+/// Number of per-CPU areas: once initialised, the number [`init`] or
+/// [`init_in_place`] set up; before that, the number the linker script
+/// reserves in `.percpu`.
+pub fn percpu_area_num() -> usize {
+    wait_for_init();
+    match AREA_NUM.load(Ordering::Acquire) {
+        0 => reserved_areas(),
+        n => n,
+    }
+}
+
+fn reserved_areas() -> usize {
+    let reserved = core::ptr::addr_of!(_percpu_end) as usize - template_addr();
+    reserved / percpu_area_size()
+}
+
+/// Memory [`init`] needs for `cpu_count` areas: size and 64-byte alignment.
+///
+/// # Panics
+/// If the size overflows `usize` (`init` returns
+/// [`InitError::SizeOverflow`] for the same count).
+pub fn percpu_area_layout_expected(cpu_count: usize) -> Layout {
+    cpu_count
+        .checked_mul(percpu_area_size())
+        .and_then(|size| Layout::from_size_align(size, AREA_ALIGN).ok())
+        .expect("per-CPU areas for this CPU count overflow the address space")
+}
+
+/// Base address of CPU `cpu_id`'s area.
+///
+/// # Panics
+/// If the areas are not initialised yet. Waits if another CPU is
+/// initialising them right now.
+pub fn percpu_area_base(cpu_id: usize) -> usize {
+    wait_for_init();
+    let base = AREA_BASE.load(Ordering::Acquire);
+    assert!(
+        base != 0,
+        "per-CPU areas are not initialised: call percpu::init_in_place() or percpu::init() first"
+    );
+    debug_assert!(
+        cpu_id < AREA_NUM.load(Ordering::Relaxed),
+        "cpu_id {cpu_id} is out of range: {} per-CPU areas are initialised",
+        AREA_NUM.load(Ordering::Relaxed)
+    );
+    base + cpu_id * AREA_STRIDE.load(Ordering::Relaxed)
+}
+
+/// The remote-access path: no waiting, a range check in debug builds only.
+#[doc(hidden)]
+#[inline(always)]
+pub fn remote_area_base(cpu_id: usize) -> usize {
+    if cfg!(debug_assertions) {
+        let num = AREA_NUM.load(Ordering::Relaxed);
+        if cpu_id >= num {
+            remote_out_of_range(cpu_id, num);
+        }
+    }
+    AREA_BASE.load(Ordering::Relaxed) + cpu_id * AREA_STRIDE.load(Ordering::Relaxed)
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn remote_out_of_range(cpu_id: usize, num: usize) -> ! {
+    panic!("remote per-CPU access to cpu_id {cpu_id}, but only {num} per-CPU areas are initialised")
+}
+
+fn wait_for_init() {
+    while INIT_LOCK.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+}
+
+/// Sets up the areas the linker script reserves in `.percpu`: area 0 is the
+/// loaded template (CPU 0 keeps it), and the template is copied into areas
+/// 1.. . Returns the number of areas.
+///
+/// Calls are serialised: one made while another runs (on another CPU)
+/// waits for it, then does its own, exactly as if made one after the other.
+/// A later call initialises again: every area but CPU 0's gets the template
+/// copied over it, so call it again only while the other CPUs are not using
+/// their areas.
+pub fn init_in_place() -> Result<usize, InitError> {
+    let reserved = reserved_areas();
+    if reserved == 0 {
+        return Err(InitError::NoAreasReserved);
+    }
+    init_areas(template_addr() as *mut u8, reserved)
+}
+
+/// Sets up `cpu_count` areas at `base`, memory the caller provides (see
+/// [`percpu_area_layout_expected`]), copying the template into each.
+/// Returns `cpu_count`.
+///
+/// Errors leave memory untouched: a null or unaligned `base`, a zero
+/// `cpu_count`, a size that overflows, or areas that overlap the template.
+/// Concurrent and repeated calls behave as for [`init_in_place`].
+pub fn init(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
+    init_areas(base, cpu_count)
+}
+
+/// Checks what `init` and `init_in_place` are asked to do, before anything
+/// is written.
+fn check_request(base: usize, cpu_count: usize, stride: usize) -> Result<(), InitError> {
+    if base == 0 {
+        return Err(InitError::InvalidBase);
+    }
+    if base % AREA_ALIGN != 0 {
+        return Err(InitError::UnalignedBase);
+    }
+    if cpu_count == 0 {
+        return Err(InitError::ZeroCpuCount);
+    }
+    let total = cpu_count
+        .checked_mul(stride)
+        .ok_or(InitError::SizeOverflow)?;
+    base.checked_add(total).ok_or(InitError::SizeOverflow)?;
+    #[cfg(not(percpu_non_zero_vma))]
+    if crate::__percpu_symbol_vma!(_percpu_load_start) != 0 {
+        return Err(InitError::NonZeroVma);
+    }
+    let template = template_addr();
+    let overlaps = base < template + template_size() && template < base + total;
+    if overlaps && base != template {
+        return Err(InitError::OverlapsTemplate);
+    }
+    Ok(())
+}
+
+fn init_areas(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
+    let stride = percpu_area_size();
+    check_request(base as usize, cpu_count, stride)?;
+    let template = template_addr() as *const u8;
+    let size = template_size();
+
+    while INIT_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    for cpu in 0..cpu_count {
+        // SAFETY: checked above: the areas fit the address space and the
+        // caller's memory; only area 0 may coincide with the template, and
+        // then it already holds it.
+        unsafe {
+            let area = base.add(cpu * stride);
+            if area as *const u8 != template {
+                core::ptr::copy_nonoverlapping(template, area, size);
+                core::ptr::write_bytes(area.add(size), 0, stride - size);
+            }
+        }
+    }
+    AREA_STRIDE.store(stride, Ordering::Relaxed);
+    AREA_NUM.store(cpu_count, Ordering::Relaxed);
+    AREA_BASE.store(base as usize, Ordering::Relaxed);
+    INIT_LOCK.store(false, Ordering::Release);
+    Ok(cpu_count)
+}
+
+/// Reads this CPU's per-CPU register: the base of its area once
+/// [`init_percpu_reg`] has run on it.
+#[inline]
+pub fn read_percpu_reg() -> usize {
+    crate::arch::read_percpu_reg()
+}
+
+/// Writes this CPU's per-CPU register.
+///
+/// # Safety
+/// `base` must be the base of an initialised area that no other CPU uses as
+/// its own; every per-CPU access on this CPU goes there afterwards.
+#[inline]
+pub unsafe fn write_percpu_reg(base: usize) {
+    // SAFETY: forwarded contract.
+    unsafe { crate::arch::write_percpu_reg(base) }
+}
+
+/// Points this CPU's per-CPU register at area `cpu_id`. Call it on each CPU
+/// after `init` or `init_in_place`, before the CPU's first per-CPU access.
+///
+/// # Panics
+/// If the areas are not initialised.
+pub fn init_percpu_reg(cpu_id: usize) {
+    let base = percpu_area_base(cpu_id);
+    // SAFETY: `base` is area `cpu_id`, initialised; which CPU runs with it
+    // is the caller's choice, as documented.
+    unsafe { write_percpu_reg(base) }
+}

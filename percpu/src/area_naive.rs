@@ -1,0 +1,71 @@
+//! `sp-naive`: one CPU, per-CPU statics are plain globals. Every function of
+//! the multi-CPU build exists with its single-CPU answer, so kernels need no
+//! `cfg` of their own.
+
+use core::alloc::Layout;
+
+use crate::InitError;
+
+/// Always 0: there are no areas, the statics are where the linker put them.
+pub fn percpu_area_size() -> usize {
+    0
+}
+
+/// Always 1: the one CPU.
+pub fn percpu_area_num() -> usize {
+    1
+}
+
+/// An empty layout: [`init`] needs no memory.
+pub fn percpu_area_layout_expected(_cpu_count: usize) -> Layout {
+    Layout::from_size_align(0, 64).expect("64 is a power of two")
+}
+
+/// Always 0, so that base + offset is a static's own address.
+pub fn percpu_area_base(_cpu_id: usize) -> usize {
+    0
+}
+
+#[doc(hidden)]
+#[inline(always)]
+pub fn remote_area_base(cpu_id: usize) -> usize {
+    if cfg!(debug_assertions) && cpu_id != 0 {
+        remote_out_of_range(cpu_id);
+    }
+    0
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn remote_out_of_range(cpu_id: usize) -> ! {
+    panic!("remote per-CPU access to cpu_id {cpu_id}, but only 1 per-CPU area exists (sp-naive)")
+}
+
+/// Nothing to set up; returns 1.
+pub fn init_in_place() -> Result<usize, InitError> {
+    Ok(1)
+}
+
+/// Nothing to set up: `base` is ignored, `cpu_count` must be non-zero.
+/// Returns 1.
+pub fn init(_base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
+    if cpu_count == 0 {
+        return Err(InitError::ZeroCpuCount);
+    }
+    Ok(1)
+}
+
+/// Always 0: there is no per-CPU register.
+pub fn read_percpu_reg() -> usize {
+    0
+}
+
+/// Does nothing: there is no per-CPU register.
+///
+/// # Safety
+/// None needed; `unsafe` to match the multi-CPU build.
+pub unsafe fn write_percpu_reg(_base: usize) {}
+
+/// Does nothing: there is no per-CPU register.
+pub fn init_percpu_reg(_cpu_id: usize) {}

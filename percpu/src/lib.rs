@@ -1,0 +1,73 @@
+//! Per-CPU data for kernels and hypervisors.
+//!
+//! `#[percpu::def_percpu] static X: T = init;` gives every CPU its own copy
+//! of `X`, reached through the CPU's per-CPU register in the fewest
+//! instructions the hardware allows:
+//!
+//! ```ignore
+//! #[percpu::def_percpu]
+//! static CPU_ID: usize = 0;
+//!
+//! percpu::init_in_place()?;          // on the boot CPU, once
+//! percpu::init_percpu_reg(cpu_id);   // on each CPU
+//! CPU_ID.write_current(cpu_id);
+//! assert_eq!(CPU_ID.read_current(), cpu_id);
+//! ```
+//!
+//! # Layout
+//! The linker places every per-CPU static in section `.percpu`, linked at
+//! VMA 0 (so a variable's address *is* its offset in an area) and loaded at
+//! `_percpu_start`. That loaded copy is the template and CPU 0's area; the
+//! linker script reserves room for more areas after it (`cargo percpu
+//! ldscript` renders the script). [`init_in_place`] copies the template into
+//! the reserved areas; [`init`] into memory the caller provides. Each area is
+//! the template rounded up to 64 bytes.
+//!
+//! | architecture | per-CPU register | access |
+//! |---|---|---|
+//! | x86_64 | `GS_BASE` | `gs:`-relative, one instruction |
+//! | AArch64 | `TPIDR_EL1` (`TPIDR_EL2` with `arm-el2`) | `mrs` + `movz`/`movk` offset + register-offset load |
+//! | RISC-V 32/64 | `gp` | `lui` + `add gp` + load with `%lo` |
+//! | LoongArch64 | `$r21` | `lu12i.w` + `ori` + indexed load |
+//! | ARMv7-A | `TPIDRPRW` | `mrc` + `movw`/`movt` + register-offset load |
+//!
+//! # Features
+//! - `sp-naive`: one CPU; per-CPU statics are plain globals.
+//! - `preempt`: the guarded methods disable preemption through
+//!   [`kernel_guard`]'s `KernelGuardIf`, which the kernel implements.
+//! - `arm-el2`: AArch64 hypervisors at EL2 use `TPIDR_EL2`.
+//! - `non-zero-vma`: `.percpu` is linked at a non-zero VMA (implied in Linux
+//!   user space); offsets are computed from `_percpu_load_start`.
+
+#![no_std]
+#![deny(missing_docs)]
+#![warn(unsafe_op_in_unsafe_fn)]
+
+// The macro's expansion names `::percpu`, also inside this crate.
+extern crate self as percpu;
+
+#[doc(hidden)]
+pub mod __priv;
+mod arch;
+mod current_ref;
+mod init_error;
+mod primitive;
+
+#[cfg(not(feature = "sp-naive"))]
+mod area;
+#[cfg(feature = "sp-naive")]
+#[path = "area_naive.rs"]
+mod area;
+
+pub use area::{
+    init, init_in_place, init_percpu_reg, percpu_area_base, percpu_area_layout_expected,
+    percpu_area_num, percpu_area_size, read_percpu_reg, write_percpu_reg,
+};
+pub use current_ref::CurrentRef;
+pub use init_error::InitError;
+pub use percpu_macros::def_percpu;
+pub use primitive::{PerCpuInteger, PerCpuPrimitive};
+
+/// Guards that the per-CPU methods take, re-exported for kernels that need
+/// to implement [`kernel_guard::KernelGuardIf`] with the `preempt` feature.
+pub use kernel_guard;

@@ -1,0 +1,158 @@
+//! `init` into caller memory: copies, validation that writes nothing, and
+//! repeated and concurrent calls.
+
+#![cfg(not(feature = "sp-naive"))]
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::sync::Mutex;
+
+use percpu::InitError;
+
+#[percpu::def_percpu]
+static MARK: u64 = 0x1234_5678_9abc_def0;
+#[percpu::def_percpu]
+static BYTES: [u8; 100] = [0x5a; 100];
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// 64-byte aligned memory filled with a pattern, freed on drop.
+struct Buffer {
+    ptr: *mut u8,
+    layout: Layout,
+}
+
+impl Buffer {
+    fn new(cpus: usize) -> Self {
+        let expected = percpu::percpu_area_layout_expected(cpus);
+        // One extra area of slack for the misaligned-base case.
+        let layout = Layout::from_size_align(expected.size() + 128, 64).unwrap();
+        let ptr = unsafe { alloc(layout) };
+        assert!(!ptr.is_null());
+        unsafe { ptr.write_bytes(0xee, layout.size()) };
+        Buffer { ptr, layout }
+    }
+    fn untouched(&self) -> bool {
+        (0..self.layout.size()).all(|i| unsafe { *self.ptr.add(i) } == 0xee)
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        unsafe { dealloc(self.ptr, self.layout) }
+    }
+}
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[test]
+fn init_copies_the_template_into_every_area() {
+    let _serial = serial();
+    let buf = Buffer::new(4);
+    assert_eq!(percpu::init(buf.ptr, 4), Ok(4));
+    assert_eq!(percpu::percpu_area_num(), 4);
+    let size = percpu::percpu_area_size();
+    for cpu in 0..4 {
+        assert_eq!(percpu::percpu_area_base(cpu), buf.ptr as usize + cpu * size);
+        percpu::init_percpu_reg(cpu);
+        assert_eq!(MARK.read_current(), 0x1234_5678_9abc_def0);
+        assert_eq!(BYTES.current_ref()[99], 0x5a);
+        MARK.write_current(cpu as u64);
+    }
+    for cpu in 0..4 {
+        assert_eq!(unsafe { *MARK.remote_ptr(cpu) }, cpu as u64);
+    }
+    // The bytes after the last area are not written.
+    assert!((4 * size..buf.layout.size()).all(|i| unsafe { *buf.ptr.add(i) } == 0xee));
+}
+
+#[test]
+fn bad_requests_are_refused_and_write_nothing() {
+    let _serial = serial();
+    let buf = Buffer::new(4);
+    let cases: [(*mut u8, usize, InitError); 5] = [
+        (core::ptr::null_mut(), 4, InitError::InvalidBase),
+        (buf.ptr.wrapping_add(8), 4, InitError::UnalignedBase),
+        (buf.ptr, 0, InitError::ZeroCpuCount),
+        (buf.ptr, usize::MAX, InitError::SizeOverflow),
+        ((usize::MAX & !63) as *mut u8, 2, InitError::SizeOverflow),
+    ];
+    for (base, cpus, expected) in cases {
+        assert_eq!(percpu::init(base, cpus), Err(expected), "{base:p} x {cpus}");
+        assert!(buf.untouched(), "a refused init wrote memory: {expected}");
+    }
+    // Areas that would cover the template without starting at it.
+    let template = MARK.symbol_vma() - MARK.offset();
+    for base in [template - 64, template + 64] {
+        assert_eq!(
+            percpu::init(base as *mut u8, 2),
+            Err(InitError::OverlapsTemplate)
+        );
+    }
+    // Every error has a message.
+    for err in [
+        InitError::InvalidBase,
+        InitError::NonZeroVma,
+        InitError::NoAreasReserved,
+    ] {
+        assert!(!err.to_string().is_empty());
+        let _: &dyn core::error::Error = &err;
+    }
+}
+
+#[test]
+fn calling_init_again_reinitialises() {
+    let _serial = serial();
+    let first = Buffer::new(2);
+    let second = Buffer::new(3);
+    assert_eq!(percpu::init(first.ptr, 2), Ok(2));
+    percpu::init_percpu_reg(1);
+    MARK.write_current(1);
+    assert_eq!(percpu::init(second.ptr, 3), Ok(3));
+    assert_eq!(percpu::percpu_area_num(), 3);
+    assert_eq!(percpu::percpu_area_base(0), second.ptr as usize);
+    percpu::init_percpu_reg(1);
+    assert_eq!(
+        MARK.read_current(),
+        0x1234_5678_9abc_def0,
+        "fresh copy of the template"
+    );
+    // The first areas keep what they had; nothing was freed or cleared.
+    let first_cpu1 = first.ptr as usize + percpu::percpu_area_size() + MARK.offset();
+    assert_eq!(unsafe { *(first_cpu1 as *const u64) }, 1);
+}
+
+#[test]
+fn concurrent_inits_never_tear() {
+    let _serial = serial();
+    let a = Buffer::new(4);
+    let b = Buffer::new(4);
+    let (pa, pb) = (a.ptr as usize, b.ptr as usize);
+    for _ in 0..50 {
+        std::thread::scope(|scope| {
+            scope.spawn(|| assert_eq!(percpu::init(pa as *mut u8, 4), Ok(4)));
+            scope.spawn(|| assert_eq!(percpu::init(pb as *mut u8, 4), Ok(4)));
+        });
+        // Whichever ran last is in force, and all of its areas are whole.
+        let base = percpu::percpu_area_base(0);
+        assert!(base == pa || base == pb);
+        for cpu in 0..4 {
+            percpu::init_percpu_reg(cpu);
+            assert_eq!(MARK.read_current(), 0x1234_5678_9abc_def0);
+            assert!(BYTES.current_ref().iter().all(|&b| b == 0x5a));
+        }
+    }
+}
+
+#[test]
+fn init_in_place_uses_the_reserved_areas() {
+    let _serial = serial();
+    assert_eq!(percpu::init_in_place(), Ok(4));
+    assert_eq!(
+        percpu::percpu_area_base(0),
+        MARK.symbol_vma() - MARK.offset()
+    );
+    percpu::init_percpu_reg(3);
+    assert_eq!(MARK.read_current(), 0x1234_5678_9abc_def0);
+}

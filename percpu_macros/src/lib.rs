@@ -1,0 +1,38 @@
+//! The `#[def_percpu]` attribute of the [`percpu`](https://docs.rs/percpu) crate.
+//!
+//! Use it through `percpu::def_percpu`; this crate only turns the attribute
+//! into items. Everything that depends on the target (registers, instruction
+//! sequences) or on `percpu`'s features lives in the runtime crate, as
+//! `macro_rules!` macros that the generated code calls: the expansion is the
+//! same for every target, and the runtime that is compiled for the target
+//! decides what it becomes.
+
+#![deny(missing_docs)]
+
+mod expand;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Defines a per-CPU static: every CPU gets its own copy of the value.
+///
+/// ```ignore
+/// #[percpu::def_percpu]
+/// static CPU_ID: usize = 0;
+/// ```
+///
+/// For `static X: T = init;` it generates:
+/// - `__PERCPU_X`, the storage in section `.percpu`, carrying the item's
+///   attributes (`#[no_mangle]` included, so assembly can name it);
+/// - `X_WRAPPER`, a zero-sized type with the access methods;
+/// - `X: X_WRAPPER`, with the item's visibility and doc comments.
+///
+/// The attribute takes no arguments. The item must be a non-`mut` `static`
+/// with an initialiser and a sized type.
+#[proc_macro_attribute]
+pub fn def_percpu(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match validate::parse(attr.into(), item.into()) {
+        Ok(def) => expand::expand(&def).into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
