@@ -1,0 +1,4 @@
+#[percpu::def_percpu(cpus = 4)]
+static COUNTER: usize = 0;
+
+fn main() {}

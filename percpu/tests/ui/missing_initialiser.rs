@@ -1,0 +1,4 @@
+#[percpu::def_percpu]
+static COUNTER: usize;
+
+fn main() {}

@@ -1,0 +1,9 @@
+#[percpu::def_percpu]
+const COUNTER: usize = 0;
+
+#[percpu::def_percpu]
+fn counter() -> usize {
+    0
+}
+
+fn main() {}

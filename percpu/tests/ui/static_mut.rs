@@ -1,0 +1,4 @@
+#[percpu::def_percpu]
+static mut COUNTER: usize = 0;
+
+fn main() {}
