@@ -41,7 +41,7 @@ fn main() {
     std::fs::write(&path, script).expect("OUT_DIR is writable");
     // `-T` with an `INSERT` script augments the default script instead of
     // replacing it. Tests and benches only: users link their own kernels.
-    for kind in ["tests"] {
+    for kind in ["tests", "benches"] {
         println!("cargo:rustc-link-arg-{kind}=-Wl,-T,{}", path.display());
     }
 }

@@ -203,7 +203,7 @@ fn init_areas(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
         // then it already holds it.
         unsafe {
             let area = base.add(cpu * stride);
-            if area as *const u8 != template {
+            if !core::ptr::eq(area, template) {
                 core::ptr::copy_nonoverlapping(template, area, size);
                 core::ptr::write_bytes(area.add(size), 0, stride - size);
             }

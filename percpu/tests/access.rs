@@ -59,11 +59,20 @@ static ATOMIC: AtomicU32 = AtomicU32::new(3);
 
 /// Doc comments, visibility and `#[cfg]` are kept.
 #[percpu::def_percpu]
-#[cfg(all())]
+#[cfg(target_os = "linux")]
 pub static PUBLIC_DOCUMENTED: u16 = 1;
 #[percpu::def_percpu]
-#[cfg(any())]
+#[cfg(target_os = "none")]
 static CONFIGURED_OUT: u16 = 1;
+
+// A `#[cfg]` that removes the item removes all of it: these would be
+// duplicate definitions otherwise.
+#[allow(dead_code)]
+static CONFIGURED_OUT: () = ();
+#[allow(dead_code, non_upper_case_globals)]
+static __PERCPU_CONFIGURED_OUT: () = ();
+#[allow(dead_code, non_camel_case_types)]
+struct CONFIGURED_OUT_WRAPPER;
 
 /// Kernel assembly names storage symbols; `#[no_mangle]` must reach it.
 #[percpu::def_percpu]
@@ -237,7 +246,7 @@ fn remote_access_reaches_each_area() {
     for cpu in 0..CPUS {
         unsafe {
             *U32.remote_ref_mut_raw(cpu) = 1000 + cpu as u32;
-            (*STATS.remote_ref_mut_raw(cpu)).hits = cpu as u64;
+            STATS.remote_ref_mut_raw(cpu).hits = cpu as u64;
         }
     }
     for cpu in 0..CPUS {

@@ -80,6 +80,12 @@ pub fn run(args: &[String]) -> Result<()> {
     step("cargo doc -D warnings", doc)?;
     step("host tests", host_tests)?;
     step("bare-metal builds", cross_builds)?;
+    step("codegen budgets (cargo xtask asm-report)", || {
+        crate::asm_report::run(&[])
+    })?;
+    step("QEMU matrix (cargo xtask test-all-arches)", || {
+        crate::test_all_arches::run(&[])
+    })?;
     eprintln!("\nci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
 }

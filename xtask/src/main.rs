@@ -3,6 +3,8 @@
 //! Every subcommand lives in its own module; `toolchain` installs what a
 //! fresh machine lacks so that each subcommand can run from a clean clone.
 
+mod asm_report;
+mod bench;
 mod ci;
 mod test_all_arches;
 mod toolchain;
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "ci" => ci::run(rest),
         "test-all-arches" => test_all_arches::run(rest),
+        "asm-report" => asm_report::run(rest),
+        "bench" => bench::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -86,22 +86,28 @@ macro_rules! __percpu_read {
     ($sym:path, $T:ty) => {
         match ::core::mem::size_of::<$T>() {
             1 => {
-                let v: u8;
+                let v: usize;
                 $crate::__percpu_r21_asm!($sym; "ldx.bu {v}, {o}, $r21";
                     v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u8, $T>(v)
+                #[allow(unused_unsafe)]
+                unsafe { ::core::hint::assert_unchecked(v <= 0xff) };
+                $crate::__priv::bits::<u8, $T>(v as u8)
             }
             2 => {
-                let v: u16;
+                let v: usize;
                 $crate::__percpu_r21_asm!($sym; "ldx.hu {v}, {o}, $r21";
                     v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u16, $T>(v)
+                #[allow(unused_unsafe)]
+                unsafe { ::core::hint::assert_unchecked(v <= 0xffff) };
+                $crate::__priv::bits::<u16, $T>(v as u16)
             }
             4 => {
-                let v: u32;
-                $crate::__percpu_r21_asm!($sym; "ldx.wu {v}, {o}, $r21";
+                let v: isize;
+                $crate::__percpu_r21_asm!($sym; "ldx.w {v}, {o}, $r21";
                     v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u32, $T>(v)
+                #[allow(unused_unsafe)]
+                unsafe { ::core::hint::assert_unchecked(v as i32 as isize == v) };
+                $crate::__priv::bits::<u32, $T>(v as u32)
             }
             8 => {
                 let v: u64;

@@ -92,22 +92,32 @@ macro_rules! __percpu_read {
     ($sym:path, $T:ty) => {
         match ::core::mem::size_of::<$T>() {
             1 => {
-                let v: u8;
+                // The whole register, which `lbu` defines: with the range
+                // known, the compiler adds no `zext.b` of its own.
+                let v: usize;
                 $crate::__percpu_gp_asm!($sym; "lbu {v}, %lo({s})({t})";
                     v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u8, $T>(v)
+                #[allow(unused_unsafe)]
+                unsafe { ::core::hint::assert_unchecked(v <= 0xff) };
+                $crate::__priv::bits::<u8, $T>(v as u8)
             }
             2 => {
-                let v: u16;
+                let v: usize;
                 $crate::__percpu_gp_asm!($sym; "lhu {v}, %lo({s})({t})";
                     v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u16, $T>(v)
+                #[allow(unused_unsafe)]
+                unsafe { ::core::hint::assert_unchecked(v <= 0xffff) };
+                $crate::__priv::bits::<u16, $T>(v as u16)
             }
             4 => {
-                let v: u32;
+                // `lw` sign-extends, which is how RV64 passes every 32-bit
+                // value: with the range known, no `sext.w` follows.
+                let v: isize;
                 $crate::__percpu_gp_asm!($sym; "lw {v}, %lo({s})({t})";
                     v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u32, $T>(v)
+                #[allow(unused_unsafe)]
+                unsafe { ::core::hint::assert_unchecked(v as i32 as isize == v) };
+                $crate::__priv::bits::<u32, $T>(v as u32)
             }
             #[cfg(target_arch = "riscv64")]
             8 => {

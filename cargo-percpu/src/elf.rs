@@ -1,0 +1,357 @@
+//! Reading what the inspector needs from an ELF file, in one walk over the
+//! symbol table.
+//!
+//! Everything is read through the `object` crate's bounds-checked views of
+//! the file, so a hostile file gives an [`ElfError`], never a panic or an
+//! allocation sized by what the file claims.
+
+use std::fmt;
+
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
+use object::Endianness;
+
+use crate::ldscript::Arch;
+
+/// Why a file could not be read as an ELF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfError(pub String);
+
+impl fmt::Display for ElfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ElfError {}
+
+impl From<object::read::Error> for ElfError {
+    fn from(err: object::read::Error) -> Self {
+        ElfError(format!("not a usable ELF file: {err}"))
+    }
+}
+
+/// The names of the four layout symbols.
+pub const PERCPU_START: &str = "_percpu_start";
+/// See [`PERCPU_START`].
+pub const PERCPU_END: &str = "_percpu_end";
+/// See [`PERCPU_START`].
+pub const PERCPU_LOAD_START: &str = "_percpu_load_start";
+/// See [`PERCPU_START`].
+pub const PERCPU_LOAD_END: &str = "_percpu_load_end";
+
+/// The ELF header fields the report shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    /// 64 for ELF64, 32 for ELF32.
+    pub bits: u32,
+    /// Whether the file is big-endian.
+    pub big_endian: bool,
+    /// `e_machine`.
+    pub machine: u16,
+    /// `e_type`.
+    pub file_type: u16,
+    /// `e_entry`.
+    pub entry: u64,
+}
+
+impl FileFacts {
+    /// The architecture, when it is one the project supports.
+    pub fn arch(&self) -> Option<Arch> {
+        match (self.machine, self.bits) {
+            (m, 64) if m == elf::EM_X86_64.0 => Some(Arch::X86_64),
+            (m, 64) if m == elf::EM_AARCH64.0 => Some(Arch::Aarch64),
+            (m, 64) if m == elf::EM_RISCV.0 => Some(Arch::Riscv64),
+            (m, 32) if m == elf::EM_RISCV.0 => Some(Arch::Riscv32),
+            (m, 64) if m == elf::EM_LOONGARCH.0 => Some(Arch::Loongarch64),
+            (m, 32) if m == elf::EM_ARM.0 => Some(Arch::Arm),
+            _ => None,
+        }
+    }
+
+    /// A name for `e_machine`.
+    pub fn machine_name(&self) -> String {
+        if let Some(arch) = self.arch() {
+            return arch.name().to_string();
+        }
+        match self.machine {
+            m if m == elf::EM_386.0 => "x86".to_string(),
+            m if m == elf::EM_RISCV.0 => format!("riscv{}", self.bits),
+            m => format!("EM_{m}"),
+        }
+    }
+
+    /// A name for `e_type`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.file_type {
+            t if t == elf::ET_REL.0 => "relocatable",
+            t if t == elf::ET_EXEC.0 => "executable",
+            t if t == elf::ET_DYN.0 => "shared-object",
+            t if t == elf::ET_CORE.0 => "core",
+            _ => "other",
+        }
+    }
+
+    /// Whether the file is a relocatable object, where the linker has not
+    /// laid anything out yet.
+    pub fn is_relocatable(&self) -> bool {
+        self.file_type == elf::ET_REL.0
+    }
+}
+
+/// The `.percpu` section as the file describes it.
+///
+/// In a relocatable object, where every variable may have its own `.percpu`
+/// input section, the figures cover all of them laid out in order (as the
+/// linker script will): `index` and `file_offset` are the first one's, the
+/// sizes are the layout's, `align` the largest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PercpuSection {
+    /// Its index in the section table.
+    pub index: usize,
+    /// `sh_addr`: the VMA.
+    pub vma: u64,
+    /// The load address: from the `PT_LOAD` segment that holds its bytes,
+    /// else `_percpu_start`, else the VMA.
+    pub lma: u64,
+    /// `sh_offset`.
+    pub file_offset: u64,
+    /// How many bytes the file holds for it: 0 for `SHT_NOBITS`.
+    pub file_size: u64,
+    /// `sh_size`: the bytes it takes in memory.
+    pub mem_size: u64,
+    /// Whether it is `SHT_NOBITS` (what `NOLOAD` gives).
+    pub nobits: bool,
+    /// Whether it is allocated (`SHF_ALLOC`).
+    pub alloc: bool,
+    /// `sh_addralign`.
+    pub align: u64,
+    /// Whether a `PT_LOAD` segment loads its bytes from the file.
+    pub in_load_segment: bool,
+}
+
+/// A symbol defined in `.percpu` that names a variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawVariable {
+    /// The symbol as the file spells it.
+    pub symbol: String,
+    /// `st_value`.
+    pub value: u64,
+    /// `st_size`.
+    pub size: u64,
+}
+
+/// Everything the inspector reads from a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfFacts {
+    /// The header.
+    pub file: FileFacts,
+    /// The `.percpu` section, if there is one.
+    pub section: Option<PercpuSection>,
+    /// `_percpu_start`, if defined.
+    pub percpu_start: Option<u64>,
+    /// `_percpu_end`, if defined.
+    pub percpu_end: Option<u64>,
+    /// `_percpu_load_start`, if defined.
+    pub load_start: Option<u64>,
+    /// `_percpu_load_end`, if defined.
+    pub load_end: Option<u64>,
+    /// The variables, in symbol-table order.
+    pub variables: Vec<RawVariable>,
+    /// Whether the file has a symbol table at all.
+    pub has_symtab: bool,
+}
+
+/// Reads the facts from the bytes of an ELF file.
+pub fn read(data: &[u8]) -> Result<ElfFacts, ElfError> {
+    if data.len() < 16 || &data[..4] != b"\x7fELF" {
+        return Err(ElfError("not an ELF file (bad magic)".into()));
+    }
+    // e_ident[EI_CLASS], byte 4, picks the header layout.
+    match data[4] {
+        1 => read_class::<elf::FileHeader32<Endianness>>(data, 32),
+        2 => read_class::<elf::FileHeader64<Endianness>>(data, 64),
+        other => Err(ElfError(format!("unknown ELF class {other}"))),
+    }
+}
+
+fn read_class<H: FileHeader<Endian = Endianness>>(
+    data: &[u8],
+    bits: u32,
+) -> Result<ElfFacts, ElfError> {
+    let header = H::parse(data)?;
+    let endian = header.endian()?;
+    let file = FileFacts {
+        bits,
+        big_endian: endian == Endianness::Big,
+        machine: header.e_machine(endian).0,
+        file_type: header.e_type(endian).0,
+        entry: header.e_entry(endian).into(),
+    };
+    let sections = header.sections(endian, data)?;
+    let segments = header.program_headers(endian, data)?;
+
+    let relocatable = file.file_type == elf::ET_REL.0;
+    let mut section: Option<PercpuSection> = None;
+    // A relocatable object has one `.percpu` input section per variable (or
+    // per codegen unit); lay them out one after another as the script's
+    // `*(.percpu .percpu.*)` will, so that offsets mean the same thing.
+    // `bases[i]` is section i's offset in that layout.
+    let mut bases: Vec<Option<u64>> = Vec::new();
+    let mut cursor = 0u64;
+    for (index, shdr) in sections.enumerate() {
+        let name = sections.section_name(endian, shdr)?;
+        let is_percpu = name == b".percpu" || (relocatable && name.starts_with(b".percpu."));
+        if !is_percpu {
+            continue;
+        }
+        let nobits = shdr.sh_type(endian) == elf::SHT_NOBITS;
+        let file_offset: u64 = shdr.sh_offset(endian).into();
+        let mem_size: u64 = shdr.sh_size(endian).into();
+        let file_size = if nobits { 0 } else { mem_size };
+        let align: u64 = shdr.sh_addralign(endian).into();
+        // NOBITS has no bytes in the file, whatever sh_offset says.
+        let file_end = file_offset.checked_add(file_size);
+        if !nobits && file_end.is_none_or(|end| end > data.len() as u64) {
+            return Err(ElfError(format!(
+                "the .percpu section claims {file_size:#x} bytes at offset {file_offset:#x}, past the end of the {:#x}-byte file",
+                data.len()
+            )));
+        }
+        if relocatable {
+            let base = match align.max(1).checked_next_power_of_two() {
+                Some(a) => cursor.checked_add(a - 1).map(|c| c & !(a - 1)),
+                None => None,
+            };
+            let Some(base) = base.filter(|b| b.checked_add(mem_size).is_some()) else {
+                return Err(ElfError(
+                    "the .percpu sections overflow the address space".into(),
+                ));
+            };
+            cursor = base + mem_size;
+            if bases.len() <= index.0 {
+                bases.resize(index.0 + 1, None);
+            }
+            bases[index.0] = Some(base);
+            if let Some(first) = section.as_mut() {
+                first.mem_size = cursor;
+                first.file_size += file_size;
+                first.nobits &= nobits;
+                first.align = first.align.max(align);
+                continue;
+            }
+        }
+        // The segment that loads the section's bytes gives its load address.
+        let mut lma = None;
+        if !nobits && file_size > 0 {
+            for phdr in segments {
+                if phdr.p_type(endian) != elf::PT_LOAD {
+                    continue;
+                }
+                let p_offset: u64 = phdr.p_offset(endian).into();
+                let p_filesz: u64 = phdr.p_filesz(endian).into();
+                let p_paddr: u64 = phdr.p_paddr(endian).into();
+                let inside = file_offset >= p_offset
+                    && p_offset
+                        .checked_add(p_filesz)
+                        .is_some_and(|end| file_offset + file_size <= end);
+                if inside {
+                    lma = Some(p_paddr.wrapping_add(file_offset - p_offset));
+                    break;
+                }
+            }
+        }
+        section = Some(PercpuSection {
+            index: index.0,
+            vma: shdr.sh_addr(endian).into(),
+            lma: lma.unwrap_or(u64::MAX),
+            file_offset,
+            file_size,
+            mem_size,
+            nobits,
+            alloc: shdr.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0,
+            align,
+            in_load_segment: lma.is_some(),
+        });
+        if !relocatable {
+            break;
+        }
+    }
+
+    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB)?;
+    let mut facts = ElfFacts {
+        file,
+        section: None,
+        percpu_start: None,
+        percpu_end: None,
+        load_start: None,
+        load_end: None,
+        variables: Vec::new(),
+        has_symtab: !symbols.is_empty(),
+    };
+    let percpu_index = section.as_ref().map(|s| s.index);
+    // One walk over the symbol table: the four layout symbols, and every
+    // data symbol defined in .percpu.
+    for (index, sym) in symbols.enumerate() {
+        if index.0 == 0 {
+            continue;
+        }
+        let st_type = sym.st_type();
+        if st_type == elf::STT_SECTION || st_type == elf::STT_FILE || st_type == elf::STT_FUNC {
+            continue;
+        }
+        let name = symbols.symbol_name(endian, sym)?;
+        if name.is_empty() {
+            continue;
+        }
+        let value: u64 = sym.st_value(endian).into();
+        let defined = !sym.st_shndx(endian).is_special() || sym.st_shndx(endian) == elf::SHN_ABS;
+        let slot = match name {
+            b"_percpu_start" => Some(&mut facts.percpu_start),
+            b"_percpu_end" => Some(&mut facts.percpu_end),
+            b"_percpu_load_start" => Some(&mut facts.load_start),
+            b"_percpu_load_end" => Some(&mut facts.load_end),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            if defined || sym.st_shndx(endian) == elf::SHN_XINDEX {
+                slot.get_or_insert(value);
+            }
+            continue;
+        }
+        let Some(percpu_index) = percpu_index else {
+            continue;
+        };
+        let home = symbols.symbol_section(endian, sym, index)?.map(|s| s.0);
+        // In a relocatable object, the symbol's value is relative to its own
+        // input section: add that section's place in the layout.
+        let base = match home {
+            Some(i) if relocatable => bases.get(i).copied().flatten(),
+            Some(i) if i == percpu_index => Some(0),
+            _ => None,
+        };
+        let in_percpu = base.is_some();
+        // `$d`/`$x` mapping symbols and `.L` labels are no variables.
+        if !in_percpu || name.starts_with(b"$") || name.starts_with(b".L") {
+            continue;
+        }
+        let is_data = st_type == elf::STT_OBJECT
+            || st_type == elf::STT_TLS
+            || (st_type == elf::STT_NOTYPE && sym.st_size(endian).into() > 0);
+        if !is_data {
+            continue;
+        }
+        facts.variables.push(RawVariable {
+            symbol: String::from_utf8_lossy(name).into_owned(),
+            value: value.wrapping_add(base.unwrap_or(0)),
+            size: sym.st_size(endian).into(),
+        });
+    }
+    if let Some(section) = section.as_mut() {
+        if !section.in_load_segment {
+            section.lma = facts.percpu_start.unwrap_or(section.vma);
+        }
+    }
+    facts.section = section;
+    Ok(facts)
+}

@@ -1,0 +1,12 @@
+//! `cargo-percpu`: run as `cargo percpu …` or `cargo-percpu …`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let code = cargo_percpu::cli::run(std::env::args_os(), &mut stdout.lock(), &mut stderr.lock());
+    let _ = std::io::stdout().flush();
+    ExitCode::from(code)
+}

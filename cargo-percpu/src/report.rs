@@ -1,0 +1,591 @@
+//! The inspection report: the layout of `.percpu`, its variables, and the
+//! named checks that decide the exit status.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::elf::{self, ElfError, ElfFacts};
+use crate::ldscript::DEFAULT_ALIGN;
+
+/// What to check beyond the defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InspectOptions {
+    /// Check that the reservation holds at least this many areas.
+    pub cpus: Option<usize>,
+    /// The area alignment the script was rendered with (`--align`).
+    pub align: u64,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            cpus: None,
+            align: DEFAULT_ALIGN,
+        }
+    }
+}
+
+/// The header facts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// The path as given.
+    pub path: String,
+    /// `ELF64` or `ELF32`.
+    pub class: String,
+    /// `little` or `big`.
+    pub endian: String,
+    /// `x86_64`, `aarch64`, `riscv64`, `riscv32`, `loongarch64`, `arm`, or
+    /// another name (`EM_<n>` when unknown).
+    pub machine: String,
+    /// `executable`, `shared-object`, `relocatable`, `core` or `other`.
+    pub kind: String,
+    /// `e_entry`.
+    pub entry: u64,
+}
+
+/// The `.percpu` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SectionReport {
+    /// Always true: an absent section is `null` in JSON.
+    pub present: bool,
+    /// Its VMA.
+    pub vma: u64,
+    /// Its load address.
+    pub lma: u64,
+    /// The bytes the file holds for it (0 when `nobits`).
+    pub file_size: u64,
+    /// The bytes it takes in memory: every reserved area.
+    pub mem_size: u64,
+    /// Whether it is `SHT_NOBITS` (`NOLOAD`).
+    pub nobits: bool,
+    /// Its alignment.
+    pub align: u64,
+}
+
+/// The template, CPU 0's area: `_percpu_load_start .. _percpu_load_end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TemplateReport {
+    /// `_percpu_load_start` (the section's VMA when the symbol is missing).
+    pub start: u64,
+    /// `_percpu_load_end` (the section's end when the symbol is missing).
+    pub end: u64,
+    /// `end - start`.
+    pub size: u64,
+    /// The area stride: the size rounded up to the alignment, at least one
+    /// alignment unit so that an empty template still gives distinct areas.
+    pub stride: u64,
+    /// How many areas the section reserves: memory size / stride.
+    pub areas: u64,
+}
+
+/// One per-CPU variable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Variable {
+    /// The name as the user wrote it: demangled, without `__PERCPU_`.
+    pub name: String,
+    /// The raw symbol.
+    pub symbol: String,
+    /// Its offset in every area.
+    pub offset: u64,
+    /// Its size.
+    pub size: u64,
+    /// The alignment its offset guarantees: the largest power of two that
+    /// divides it, at most the section's alignment (ELF keeps no alignment
+    /// per symbol).
+    pub align: u64,
+}
+
+/// One named check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// A stable name, such as `template-in-file`.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What was found, in one line.
+    pub detail: String,
+}
+
+/// Everything `cargo percpu inspect` reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The JSON schema version, [`crate::json::SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The header.
+    pub file: FileReport,
+    /// The section, if present.
+    pub section: Option<SectionReport>,
+    /// The template.
+    pub template: TemplateReport,
+    /// The variables, by offset.
+    pub variables: Vec<Variable>,
+    /// The checks, in a fixed order.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|check| check.passed)
+    }
+
+    /// The check of that name.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|check| check.name == name)
+    }
+}
+
+/// Check names, in report order.
+pub mod checks {
+    /// `.percpu` exists.
+    pub const SECTION: &str = "section-exists";
+    /// VMA 0, or VMA = load address for `non-zero-vma`.
+    pub const VMA: &str = "vma";
+    /// The template's initial values are in the file and loaded.
+    pub const TEMPLATE_IN_FILE: &str = "template-in-file";
+    /// The four symbols exist and agree with the section.
+    pub const SYMBOLS: &str = "symbols";
+    /// The reservation holds `--cpus` areas.
+    pub const RESERVATION: &str = "reservation";
+    /// Every variable lies inside the template.
+    pub const TEMPLATE_BOUNDS: &str = "template-bounds";
+    /// Every offset fits the reach of the access sequence.
+    pub const REACH: &str = "reach";
+}
+
+/// Inspects a file: maps it and reads it.
+pub fn inspect_path(path: &Path, opts: &InspectOptions) -> Result<Report, ElfError> {
+    let shown = path.display().to_string();
+    let file =
+        std::fs::File::open(path).map_err(|err| ElfError(format!("cannot open {shown}: {err}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|err| ElfError(format!("cannot read {shown}: {err}")))?;
+    if !meta.is_file() {
+        return Err(ElfError(format!("{shown} is not a regular file")));
+    }
+    if meta.len() == 0 {
+        return Err(ElfError(format!("{shown} is empty")));
+    }
+    // SAFETY: the map is read-only and dropped before returning; a file
+    // truncated underneath us is the one hazard, as for every mapping tool.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|err| ElfError(format!("cannot map {shown}: {err}")))?;
+    inspect_bytes(&map, &shown, opts).map_err(|err| ElfError(format!("{shown}: {err}")))
+}
+
+/// Inspects the bytes of an ELF file; `path` is only shown.
+pub fn inspect_bytes(data: &[u8], path: &str, opts: &InspectOptions) -> Result<Report, ElfError> {
+    if opts.align < DEFAULT_ALIGN || !opts.align.is_power_of_two() {
+        return Err(ElfError(format!(
+            "the alignment must be a power of two of at least {DEFAULT_ALIGN}, not {}",
+            opts.align
+        )));
+    }
+    let facts = elf::read(data)?;
+    Ok(build(&facts, path, opts))
+}
+
+fn align_up(value: u64, align: u64) -> Option<u64> {
+    value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// Strips the mangling and the `__PERCPU_` prefix of the last path segment.
+pub fn variable_name(symbol: &str) -> String {
+    let demangled = match rustc_demangle::try_demangle(symbol) {
+        Ok(d) => format!("{d:#}"),
+        Err(_) => symbol.to_string(),
+    };
+    let (path, last) = match demangled.rfind("::") {
+        Some(at) => demangled.split_at(at + 2),
+        None => ("", demangled.as_str()),
+    };
+    match last.strip_prefix("__PERCPU_") {
+        Some(rest) if !rest.is_empty() => format!("{path}{rest}"),
+        _ => demangled.clone(),
+    }
+}
+
+fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
+    let f = &facts.file;
+    let file = FileReport {
+        path: path.to_string(),
+        class: format!("ELF{}", f.bits),
+        endian: if f.big_endian { "big" } else { "little" }.to_string(),
+        machine: f.machine_name(),
+        kind: f.kind_name().to_string(),
+        entry: f.entry,
+    };
+    let mut checks = Vec::new();
+    let Some(sec) = facts.section.as_ref() else {
+        checks.push(Check {
+            name: checks::SECTION.into(),
+            passed: false,
+            detail: "no .percpu section".into(),
+        });
+        return Report {
+            schema_version: crate::json::SCHEMA_VERSION,
+            file,
+            section: None,
+            template: TemplateReport {
+                start: 0,
+                end: 0,
+                size: 0,
+                stride: 0,
+                areas: 0,
+            },
+            variables: Vec::new(),
+            checks,
+        };
+    };
+    let relocatable = f.is_relocatable();
+    let section_end = sec.vma.saturating_add(sec.mem_size);
+    let start = facts.load_start.unwrap_or(sec.vma);
+    let end = facts.load_end.unwrap_or(section_end);
+    let size = end.saturating_sub(start);
+    let stride = align_up(size, opts.align)
+        .unwrap_or(u64::MAX)
+        .max(opts.align);
+    let template = TemplateReport {
+        start,
+        end,
+        size,
+        stride,
+        areas: sec.mem_size / stride,
+    };
+
+    let section_align = sec.align.max(1);
+    let mut variables: Vec<Variable> = facts
+        .variables
+        .iter()
+        .map(|raw| {
+            let offset = raw.value.wrapping_sub(start);
+            let align = if offset == 0 {
+                section_align
+            } else {
+                (1u64 << offset.trailing_zeros()).min(section_align)
+            };
+            Variable {
+                name: variable_name(&raw.symbol),
+                symbol: raw.symbol.clone(),
+                offset,
+                size: raw.size,
+                align,
+            }
+        })
+        .collect();
+    variables.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
+
+    checks.push(Check {
+        name: checks::SECTION.into(),
+        passed: true,
+        detail: format!("section {}", sec.index),
+    });
+
+    let (passed, detail) = if sec.vma == 0 {
+        (true, "VMA 0: offsets are symbol values".to_string())
+    } else if sec.vma == sec.lma {
+        (
+            true,
+            format!(
+                "non-zero-vma layout: VMA {:#x} is the load address",
+                sec.vma
+            ),
+        )
+    } else {
+        (
+            false,
+            format!(
+                "VMA {:#x} is neither 0 nor the load address {:#x}",
+                sec.vma, sec.lma
+            ),
+        )
+    };
+    checks.push(Check {
+        name: checks::VMA.into(),
+        passed,
+        detail,
+    });
+
+    let (passed, detail) = if size == 0 {
+        (true, "empty template: no initial value to keep".to_string())
+    } else if sec.nobits {
+        (
+            false,
+            format!(
+                "NOLOAD (SHT_NOBITS): the {size}-byte template's initial values are not in the file, so init_in_place would copy zeros"
+            ),
+        )
+    } else if !sec.alloc {
+        (
+            false,
+            "not allocated (SHF_ALLOC unset): the template is never loaded".to_string(),
+        )
+    } else if !relocatable && !sec.in_load_segment {
+        (
+            false,
+            "no PT_LOAD segment loads the template from the file".to_string(),
+        )
+    } else {
+        (
+            true,
+            format!(
+                "{size} bytes at file offset {:#x}{}",
+                sec.file_offset,
+                if relocatable { "" } else { ", loaded" }
+            ),
+        )
+    };
+    checks.push(Check {
+        name: checks::TEMPLATE_IN_FILE.into(),
+        passed,
+        detail,
+    });
+
+    let (passed, detail) = if relocatable {
+        (
+            true,
+            "skipped: a relocatable object; the linker script defines them".to_string(),
+        )
+    } else {
+        symbol_check(facts, sec.vma, sec.lma, sec.mem_size)
+    };
+    checks.push(Check {
+        name: checks::SYMBOLS.into(),
+        passed,
+        detail,
+    });
+
+    if let Some(cpus) = opts.cpus {
+        let (passed, detail) = if relocatable {
+            (
+                true,
+                "skipped: a relocatable object reserves nothing yet".to_string(),
+            )
+        } else {
+            (
+                template.areas >= cpus as u64,
+                format!(
+                    "{} areas of {stride} bytes reserved, {cpus} needed",
+                    template.areas
+                ),
+            )
+        };
+        checks.push(Check {
+            name: checks::RESERVATION.into(),
+            passed,
+            detail,
+        });
+    }
+
+    let outside: Vec<&Variable> = variables
+        .iter()
+        .filter(|v| v.offset.checked_add(v.size).is_none_or(|e| e > size))
+        .collect();
+    let (passed, detail) = match outside.first() {
+        None => (
+            true,
+            format!(
+                "{} variables inside the {size}-byte template",
+                variables.len()
+            ),
+        ),
+        Some(v) => (
+            false,
+            format!(
+                "{} variable(s) outside the template, first {} at {:#x} + {} past {size}",
+                outside.len(),
+                v.name,
+                v.offset,
+                v.size
+            ),
+        ),
+    };
+    checks.push(Check {
+        name: checks::TEMPLATE_BOUNDS.into(),
+        passed,
+        detail,
+    });
+
+    let (passed, detail) = match f.arch() {
+        None => (
+            true,
+            format!("skipped: no access sequence known for {}", file.machine),
+        ),
+        Some(arch) => {
+            let reach = arch.reach();
+            match variables
+                .iter()
+                .find(|v| v.offset.checked_add(v.size).is_none_or(|e| e > reach))
+            {
+                None => (true, format!("every offset below {reach:#x} ({arch})")),
+                Some(v) => (
+                    false,
+                    format!(
+                        "{} at {:#x} is beyond the {reach:#x} that {arch} reaches",
+                        v.name, v.offset
+                    ),
+                ),
+            }
+        }
+    };
+    checks.push(Check {
+        name: checks::REACH.into(),
+        passed,
+        detail,
+    });
+
+    Report {
+        schema_version: crate::json::SCHEMA_VERSION,
+        file,
+        section: Some(SectionReport {
+            present: true,
+            vma: sec.vma,
+            lma: sec.lma,
+            file_size: sec.file_size,
+            mem_size: sec.mem_size,
+            nobits: sec.nobits,
+            align: sec.align,
+        }),
+        template,
+        variables,
+        checks,
+    }
+}
+
+fn symbol_check(facts: &ElfFacts, vma: u64, lma: u64, mem_size: u64) -> (bool, String) {
+    let named = [
+        (elf::PERCPU_START, facts.percpu_start),
+        (elf::PERCPU_END, facts.percpu_end),
+        (elf::PERCPU_LOAD_START, facts.load_start),
+        (elf::PERCPU_LOAD_END, facts.load_end),
+    ];
+    let missing: Vec<&str> = named
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return (false, format!("missing: {}", missing.join(", ")));
+    }
+    let (start, end, load_start, load_end) = (
+        facts.percpu_start.unwrap_or_default(),
+        facts.percpu_end.unwrap_or_default(),
+        facts.load_start.unwrap_or_default(),
+        facts.load_end.unwrap_or_default(),
+    );
+    let mut problems = Vec::new();
+    if load_start != vma {
+        problems.push(format!(
+            "_percpu_load_start {load_start:#x} is not the VMA {vma:#x}"
+        ));
+    }
+    if load_end < load_start || load_end > vma.saturating_add(mem_size) {
+        problems.push(format!(
+            "_percpu_load_end {load_end:#x} is outside the section"
+        ));
+    }
+    if start != lma {
+        problems.push(format!(
+            "_percpu_start {start:#x} is not the load address {lma:#x}"
+        ));
+    }
+    if Some(end) != start.checked_add(mem_size) {
+        problems.push(format!(
+            "_percpu_end {end:#x} is not _percpu_start + {mem_size:#x}"
+        ));
+    }
+    if problems.is_empty() {
+        (
+            true,
+            format!("_percpu_start {start:#x}, _percpu_end {end:#x}, _percpu_load_start {load_start:#x}, _percpu_load_end {load_end:#x}"),
+        )
+    } else {
+        (false, problems.join("; "))
+    }
+}
+
+/// The report as text, for people.
+pub fn render_text(report: &Report) -> String {
+    let mut out = String::new();
+    let f = &report.file;
+    let _ = writeln!(out, "file       {}", f.path);
+    let _ = writeln!(
+        out,
+        "           {} {}-endian {} {}, entry {:#x}",
+        f.class, f.endian, f.machine, f.kind, f.entry
+    );
+    match &report.section {
+        None => {
+            let _ = writeln!(out, ".percpu    (none)");
+        }
+        Some(s) => {
+            let _ =
+                writeln!(
+                out,
+                ".percpu    VMA {:#x}, LMA {:#x}, file size {:#x}, memory size {:#x}, {}, align {}",
+                s.vma,
+                s.lma,
+                s.file_size,
+                s.mem_size,
+                if s.nobits { "NOLOAD (NOBITS)" } else { "PROGBITS" },
+                s.align
+            );
+            let t = &report.template;
+            let _ = writeln!(
+                out,
+                "template   {:#x} .. {:#x}: {} bytes, stride {}, {} areas reserved",
+                t.start, t.end, t.size, t.stride, t.areas
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "variables ({})", report.variables.len());
+    if !report.variables.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:>10}  {:>8}  {:>5}  name",
+            "offset", "size", "align"
+        );
+        for v in &report.variables {
+            let _ = writeln!(
+                out,
+                "  {:>10}  {:>8}  {:>5}  {}",
+                format!("{:#x}", v.offset),
+                v.size,
+                v.align,
+                v.name
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "checks");
+    let width = report
+        .checks
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for c in &report.checks {
+        let _ = writeln!(
+            out,
+            "  {}  {:width$}  {}",
+            if c.passed { "ok  " } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    if failed == 0 {
+        let _ = writeln!(out, "result: every check passed");
+    } else {
+        let _ = writeln!(
+            out,
+            "result: {failed} of {} checks failed",
+            report.checks.len()
+        );
+    }
+    out
+}

@@ -1,0 +1,63 @@
+//! The fuzzer's committed corpus (`fuzz/corpus/inspect`), replayed through the
+//! library as plain regression tests: no fuzzer or nightly needed. Each input
+//! must give a report or a one-line error, the same twice, and a report must
+//! agree with goblin wherever goblin can read the file.
+
+mod common;
+
+use cargo_percpu::report::{inspect_bytes, render_text, InspectOptions};
+
+#[test]
+fn corpus_inputs_never_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/inspect");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    assert!(
+        entries.len() >= 10,
+        "the corpus is missing: {}",
+        dir.display()
+    );
+    let opts = InspectOptions {
+        cpus: Some(4),
+        ..InspectOptions::default()
+    };
+    let (mut reports, mut errors) = (0, 0);
+    for path in &entries {
+        let data = std::fs::read(path).unwrap();
+        let first = inspect_bytes(&data, "corpus", &opts);
+        let second = inspect_bytes(&data, "corpus", &opts);
+        assert_eq!(first, second, "{}: not deterministic", path.display());
+        match first {
+            Ok(report) => {
+                reports += 1;
+                let _ = render_text(&report);
+                let _ = cargo_percpu::json::to_json(&report);
+                // goblin is stricter in places and laxer in others: compare
+                // only where it reads the file without complaint.
+                if goblin::elf::Elf::parse(&data).is_ok() && report.section.is_some() {
+                    let agree = std::panic::catch_unwind(|| {
+                        common::crosscheck::goblin_agrees(&data, &report)
+                    });
+                    if agree.is_err() {
+                        eprintln!("note: {} reads differently in goblin", path.display());
+                    }
+                }
+            }
+            Err(err) => {
+                errors += 1;
+                assert!(!err.to_string().contains('\n'), "{}: {err}", path.display());
+            }
+        }
+    }
+    eprintln!(
+        "{} inputs: {reports} reports, {errors} errors",
+        entries.len()
+    );
+    assert!(
+        reports > 0 && errors > 0,
+        "the corpus should hold both kinds"
+    );
+}

@@ -1,0 +1,219 @@
+//! Per-CPU access against the alternatives user space has, side by side in
+//! one process: `thread_local!` with a `Cell<usize>`, a `static AtomicUsize`
+//! (relaxed) and a plain `static mut`. Every case does the same work per
+//! operation (`black_box` on the operand or result), unrolled 8 times.
+//!
+//! The `+ no-op guard` cases wrap the percpu operation in what `preempt`
+//! costs a kernel whose `KernelGuardIf` does nothing: `kernel_guard`'s
+//! out-of-line `NoPreempt::new` and `drop`, each calling the kernel's hook.
+//! In user space `kernel_guard` compiles its guards to nothing (`NoOp`), so
+//! a `--features preempt` build measures the same code as the default one;
+//! the model shows what the calls add where a guard is taken (`with_current`
+//! everywhere, the primitive operations outside x86_64).
+
+mod common;
+
+use common::{emit, run_interleaved, setup_percpu, Case, UNROLL};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+#[percpu::def_percpu]
+static PERCPU: usize = 0;
+
+thread_local! {
+    static TLS: Cell<usize> = const { Cell::new(0) };
+}
+
+static ATOMIC: AtomicUsize = AtomicUsize::new(0);
+
+static mut PLAIN: usize = 0;
+
+/// `kernel_guard::NoPreempt` with a no-op `KernelGuardIf`, as a kernel
+/// links it: two out-of-line calls per guard, each calling the hook.
+struct NoOpGuard;
+
+impl NoOpGuard {
+    #[inline(never)]
+    fn new() -> Self {
+        disable_preempt();
+        NoOpGuard
+    }
+}
+
+impl Drop for NoOpGuard {
+    #[inline(never)]
+    fn drop(&mut self) {
+        enable_preempt();
+    }
+}
+
+#[inline(never)]
+fn disable_preempt() {
+    // An opaque no-op: the call cannot be dropped as side-effect free.
+    black_box(());
+}
+
+#[inline(never)]
+fn enable_preempt() {
+    black_box(());
+}
+
+/// The label of the real percpu cases: the feature set this build has.
+const PERCPU_LABEL: &str = if cfg!(feature = "preempt") {
+    "percpu preempt"
+} else {
+    "percpu"
+};
+
+fn case(op: &str, name: &str, run: impl FnMut(u64) -> Duration + 'static) -> Case {
+    Case::new(op, name, UNROLL, run)
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        // read
+        case("read", PERCPU_LABEL, |n| {
+            unrolled!(n, {
+                black_box(PERCPU.read_current());
+            })
+        }),
+        case("read", "percpu + no-op guard", |n| {
+            unrolled!(n, {
+                let _g = NoOpGuard::new();
+                black_box(PERCPU.read_current());
+            })
+        }),
+        case("read", "thread_local", |n| {
+            unrolled!(n, {
+                black_box(TLS.with(Cell::get));
+            })
+        }),
+        case("read", "atomic", |n| {
+            unrolled!(n, {
+                black_box(ATOMIC.load(Ordering::Relaxed));
+            })
+        }),
+        // SAFETY: only this thread touches `PLAIN`.
+        case("read", "static mut", |n| {
+            unrolled!(n, {
+                black_box(unsafe { PLAIN });
+            })
+        }),
+        // write
+        case("write", PERCPU_LABEL, |n| {
+            unrolled!(n, {
+                PERCPU.write_current(black_box(1));
+            })
+        }),
+        case("write", "percpu + no-op guard", |n| {
+            unrolled!(n, {
+                let _g = NoOpGuard::new();
+                PERCPU.write_current(black_box(1));
+            })
+        }),
+        case("write", "thread_local", |n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(black_box(1)));
+            })
+        }),
+        case("write", "atomic", |n| {
+            unrolled!(n, {
+                ATOMIC.store(black_box(1), Ordering::Relaxed);
+            })
+        }),
+        // SAFETY: only this thread touches `PLAIN`.
+        case("write", "static mut", |n| {
+            unrolled!(n, {
+                unsafe { PLAIN = black_box(1) };
+            })
+        }),
+        // add
+        case("add", PERCPU_LABEL, |n| {
+            unrolled!(n, {
+                PERCPU.add_current(black_box(1));
+            })
+        }),
+        case("add", "percpu + no-op guard", |n| {
+            unrolled!(n, {
+                let _g = NoOpGuard::new();
+                PERCPU.add_current(black_box(1));
+            })
+        }),
+        case("add", "thread_local", |n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
+            })
+        }),
+        case("add", "atomic", |n| {
+            unrolled!(n, {
+                ATOMIC.fetch_add(black_box(1), Ordering::Relaxed);
+            })
+        }),
+        case("add", "static mut", |n| {
+            // SAFETY: only this thread touches `PLAIN`.
+            unrolled!(n, {
+                unsafe { PLAIN = PLAIN.wrapping_add(black_box(1)) };
+            })
+        }),
+        // with_current increment
+        case("with_current", PERCPU_LABEL, |n| {
+            unrolled!(n, {
+                PERCPU.with_current(|v| *v = v.wrapping_add(black_box(1)));
+            })
+        }),
+        case("with_current", "percpu + no-op guard", |n| {
+            unrolled!(n, {
+                let _g = NoOpGuard::new();
+                PERCPU.with_current(|v| *v = v.wrapping_add(black_box(1)));
+            })
+        }),
+        case("with_current", "thread_local", |n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
+            })
+        }),
+        case("with_current", "atomic", |n| {
+            unrolled!(n, {
+                ATOMIC.fetch_add(black_box(1), Ordering::Relaxed);
+            })
+        }),
+        case("with_current", "static mut", |n| {
+            // SAFETY: only this thread touches `PLAIN`.
+            unrolled!(n, {
+                unsafe { PLAIN = PLAIN.wrapping_add(black_box(1)) };
+            })
+        }),
+    ]
+}
+
+fn main() {
+    setup_percpu();
+    let mut cases = cases();
+    let rounds = common::rounds(25);
+    run_interleaved(&mut cases, rounds, Duration::from_millis(4));
+
+    println!(
+        "per-CPU access, ns/op: best (median) of {rounds} interleaved rounds, ratio of best to thread_local!"
+    );
+    for op in ["read", "write", "add", "with_current"] {
+        let of_op: Vec<&Case> = cases.iter().filter(|c| c.group == op).collect();
+        let tls = of_op
+            .iter()
+            .find(|c| c.name == "thread_local")
+            .map_or(f64::NAN, |c| c.best_ns());
+        println!("  {op}");
+        for c in &of_op {
+            let (best, median) = (c.best_ns(), c.median_ns());
+            println!(
+                "    {:<22} {best:>7.3} ({median:>7.3})  {:>5.2}x",
+                c.name,
+                best / tls
+            );
+        }
+        for c in &of_op {
+            emit(&c.group, &c.name, c.best_ns(), c.median_ns(), "ns");
+        }
+    }
+}

@@ -1,0 +1,713 @@
+//! Reading `llvm-objdump -d -r -C --no-show-raw-insn` output and counting
+//! the instructions of a function the way the budgets are stated: every
+//! instruction except the returns and the frame prologue/epilogue (stack
+//! adjustment, saving and restoring the frame pointer, the link register and
+//! callee-saved registers at entry and before a return).
+
+use std::collections::BTreeMap;
+
+/// Instruction-set families, as far as counting is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    X86_64,
+    Aarch64,
+    /// RV32 and RV64 disassemble alike.
+    Riscv,
+    Loongarch64,
+    /// ARMv7-A, A32 encoding.
+    Arm,
+}
+
+/// One disassembled instruction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Insn {
+    /// Lower-case mnemonic, e.g. `ldr`, `movq`, `ldx.d`.
+    pub mnemonic: String,
+    /// Operands with comments and `<symbol+offset>` annotations removed.
+    pub operands: String,
+    /// The symbol a relocation at this instruction refers to, if any.
+    pub reloc: Option<String>,
+}
+
+impl Insn {
+    /// `mnemonic operands`, as shown in the report's listings.
+    pub fn text(&self) -> String {
+        if self.operands.is_empty() {
+            self.mnemonic.clone()
+        } else {
+            format!("{} {}", self.mnemonic, self.operands)
+        }
+    }
+}
+
+/// What an instruction is, for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Part of the operation: counted.
+    Counted,
+    /// Prologue or epilogue: not counted.
+    Frame,
+    /// A return (possibly fused with the epilogue, as ARM's `pop {.., pc}`).
+    Return,
+}
+
+/// The count of one function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Count {
+    /// One role per instruction, in order.
+    pub roles: Vec<Role>,
+    /// Instructions counted.
+    pub counted: usize,
+    /// Calls, including tail calls (a jump to another symbol).
+    pub calls: usize,
+    /// Branches other than calls and returns (a loop needs one).
+    pub branches: usize,
+}
+
+/// Splits objdump's output into functions: name to instructions. Local
+/// labels (`.L*`, `$x`...) continue the function they sit in. Fails if a
+/// wanted function appears twice (the count would be ambiguous).
+pub fn parse(text: &str, wanted: &[&str]) -> Result<BTreeMap<String, Vec<Insn>>, String> {
+    let mut functions: BTreeMap<String, Vec<Insn>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("Disassembly of section") || line.contains("\tfile format ") {
+            current = None;
+            continue;
+        }
+        if let Some(name) = symbol_line(line) {
+            if is_local_label(name) {
+                continue;
+            }
+            if wanted.contains(&name) {
+                if functions.contains_key(name) {
+                    return Err(format!(
+                        "function `{name}` appears twice in the disassembly"
+                    ));
+                }
+                functions.insert(name.to_owned(), Vec::new());
+                current = Some(name.to_owned());
+            } else {
+                current = None;
+            }
+            continue;
+        }
+        let Some(name) = &current else { continue };
+        let insns = functions
+            .get_mut(name)
+            .expect("inserted when it became current");
+        if let Some(symbol) = reloc_line(line) {
+            if let Some(last) = insns.last_mut() {
+                last.reloc.get_or_insert_with(|| normalize_symbol(symbol));
+            }
+        } else if let Some(insn) = insn_line(line) {
+            insns.push(insn);
+        }
+    }
+    Ok(functions)
+}
+
+/// `0000000000000000 <name>:` gives `name`.
+fn symbol_line(line: &str) -> Option<&str> {
+    let (addr, rest) = line.split_once(' ')?;
+    if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    rest.strip_prefix('<')?.strip_suffix(">:")
+}
+
+fn is_local_label(name: &str) -> bool {
+    name.starts_with(".L") || name.starts_with('$')
+}
+
+/// `\t\t0000000c:  R_AARCH64_CALL26\tsymbol` gives `symbol`.
+fn reloc_line(line: &str) -> Option<&str> {
+    let (addr, rest) = line.trim_start().split_once(':')?;
+    if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    if !rest.starts_with("R_") {
+        return None;
+    }
+    let (_, symbol) = rest.split_once(char::is_whitespace)?;
+    Some(symbol.trim())
+}
+
+/// A symbol as the report shows it: legacy Rust mangling's escapes undone
+/// and its `::h<16 hex>` hashes dropped (they depend on the checkout's
+/// path), as is LLVM's `(.llvm.<digits>)` suffix, so the report is the
+/// same on every machine.
+pub fn normalize_symbol(symbol: &str) -> String {
+    const ESCAPES: [(&str, &str); 12] = [
+        ("$LT$", "<"),
+        ("$GT$", ">"),
+        ("$u20$", " "),
+        ("$RF$", "&"),
+        ("$BP$", "*"),
+        ("$C$", ","),
+        ("$u7b$", "{"),
+        ("$u7d$", "}"),
+        ("$u5b$", "["),
+        ("$u5d$", "]"),
+        ("$u27$", "'"),
+        ("..", "::"),
+    ];
+    let mut s = symbol.trim().to_owned();
+    if let Some(i) = s.find(" (.llvm.") {
+        s.truncate(i);
+    }
+    for (from, to) in ESCAPES {
+        s = s.replace(from, to);
+    }
+    // Drop every `::h` followed by exactly 16 hex digits and a non-word end.
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("::h") {
+        let hash = &rest[i + 3..];
+        let is_hash = hash.len() >= 16
+            && hash.as_bytes()[..16].iter().all(u8::is_ascii_hexdigit)
+            && !hash
+                .as_bytes()
+                .get(16)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        if is_hash {
+            out.push_str(&rest[..i]);
+            rest = &hash[16..];
+        } else {
+            out.push_str(&rest[..i + 3]);
+            rest = hash;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `      1c:      \tldr\tw10, [x9, x8]` gives the instruction.
+fn insn_line(line: &str) -> Option<Insn> {
+    if !line.starts_with(' ') {
+        return None;
+    }
+    let (addr, rest) = line.trim_start().split_once(':')?;
+    if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let rest = rest.trim();
+    if rest.is_empty() || rest.starts_with("R_") {
+        return None;
+    }
+    let (mnemonic, operands) = match rest.split_once(char::is_whitespace) {
+        Some((m, o)) => (m, o),
+        None => (rest, ""),
+    };
+    Some(Insn {
+        mnemonic: mnemonic.to_ascii_lowercase(),
+        operands: clean_operands(operands),
+        reloc: None,
+    })
+}
+
+/// Drops objdump's comments (`# ...` after AT&T operands, `@ ...` on ARM,
+/// `// ...` on AArch64) and `<symbol+0x..>` annotations; squeezes spaces.
+fn clean_operands(operands: &str) -> String {
+    let mut s = operands;
+    for marker in ["\t#", " # ", "\t@", " @ ", "//"] {
+        if let Some(i) = s.find(marker) {
+            s = &s[..i];
+        }
+    }
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Classifies every instruction and counts.
+pub fn count(isa: Isa, insns: &[Insn]) -> Count {
+    let mut roles = vec![Role::Counted; insns.len()];
+    for (i, insn) in insns.iter().enumerate() {
+        if is_return(isa, insn) {
+            roles[i] = Role::Return;
+        }
+    }
+    // The prologue: frame instructions from the entry on.
+    for (i, insn) in insns.iter().enumerate() {
+        if roles[i] != Role::Counted || !is_frame(isa, insn) {
+            break;
+        }
+        roles[i] = Role::Frame;
+    }
+    // Each epilogue: frame instructions just before a return.
+    for r in 0..insns.len() {
+        if roles[r] != Role::Return {
+            continue;
+        }
+        for i in (0..r).rev() {
+            if roles[i] != Role::Counted || !is_frame(isa, &insns[i]) {
+                break;
+            }
+            roles[i] = Role::Frame;
+        }
+    }
+    let counted = roles.iter().filter(|r| **r == Role::Counted).count();
+    let mut calls = 0;
+    let mut branches = 0;
+    for (insn, role) in insns.iter().zip(&roles) {
+        if *role != Role::Counted {
+            continue;
+        }
+        if is_call(isa, insn) {
+            calls += 1;
+        } else if is_branch(isa, insn) {
+            // A jump with a relocation leaves the function: a tail call.
+            if insn.reloc.is_some() {
+                calls += 1;
+            } else {
+                branches += 1;
+            }
+        }
+    }
+    Count {
+        roles,
+        counted,
+        calls,
+        branches,
+    }
+}
+
+fn operand_list(insn: &Insn) -> Vec<&str> {
+    insn.operands.split(", ").map(str::trim).collect()
+}
+
+fn is_return(isa: Isa, insn: &Insn) -> bool {
+    let m = insn.mnemonic.as_str();
+    let ops = insn.operands.as_str();
+    match isa {
+        Isa::X86_64 => m == "ret" || m == "retq",
+        Isa::Aarch64 => m == "ret",
+        Isa::Riscv => {
+            m == "ret" || (m == "jr" && ops == "ra") || (m == "jalr" && ops == "zero, 0(ra)")
+        }
+        Isa::Loongarch64 => {
+            m == "ret" || (m == "jr" && ops == "$ra") || (m == "jirl" && ops == "$zero, $ra, 0")
+        }
+        Isa::Arm => {
+            (m == "bx" && ops == "lr")
+                || (m == "mov" && ops == "pc, lr")
+                || ((m == "pop" || m.starts_with("ldm")) && register_list(ops).contains(&"pc"))
+        }
+    }
+}
+
+/// The registers between `{` and `}` of an ARM register list.
+fn register_list(ops: &str) -> Vec<&str> {
+    let Some(start) = ops.find('{') else {
+        return Vec::new();
+    };
+    let Some(end) = ops.find('}') else {
+        return Vec::new();
+    };
+    if end < start {
+        return Vec::new();
+    }
+    ops[start + 1..end].split(',').map(str::trim).collect()
+}
+
+/// Registers a prologue may save: callee-saved ones, the frame pointer and
+/// the link register.
+fn saved_register(isa: Isa, reg: &str) -> bool {
+    match isa {
+        Isa::X86_64 => true, // push/pop of anything: saves or stack alignment
+        Isa::Aarch64 => {
+            let number = |p: &str| reg.strip_prefix(p).and_then(|n| n.parse::<u32>().ok());
+            matches!(reg, "fp" | "lr" | "x29" | "x30")
+                || number("x").is_some_and(|n| (19..=30).contains(&n))
+                || number("d").is_some_and(|n| (8..=15).contains(&n))
+        }
+        Isa::Riscv => {
+            matches!(reg, "ra" | "fp")
+                || reg
+                    .strip_prefix('s')
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n <= 11)
+        }
+        Isa::Loongarch64 => {
+            matches!(reg, "$ra" | "$fp" | "$r1" | "$r22")
+                || reg
+                    .strip_prefix("$s")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n <= 8)
+        }
+        Isa::Arm => {
+            matches!(reg, "lr" | "pc" | "fp" | "r11" | "r10" | "sb" | "sl")
+                || reg
+                    .strip_prefix('r')
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| (4..=11).contains(&n))
+                || reg
+                    .strip_prefix('d')
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| (8..=15).contains(&n))
+        }
+    }
+}
+
+/// Whether `insn` is the kind of instruction a prologue or epilogue has.
+/// Only applied at the entry and just before a return: the same
+/// instruction in the middle of a function is counted.
+fn is_frame(isa: Isa, insn: &Insn) -> bool {
+    let m = insn.mnemonic.as_str();
+    let ops = operand_list(insn);
+    match isa {
+        Isa::X86_64 => {
+            m.starts_with("push")
+                || m.starts_with("pop")
+                || m == "leave"
+                || m == "endbr64"
+                || ((m.starts_with("sub") || m.starts_with("add"))
+                    && ops.len() == 2
+                    && ops[0].starts_with('$')
+                    && ops[1] == "%rsp")
+                || (m.starts_with("mov") && (ops == ["%rsp", "%rbp"] || ops == ["%rbp", "%rsp"]))
+        }
+        Isa::Aarch64 => {
+            let sp_adjust = (m == "sub" || m == "add")
+                && ops.len() == 3
+                && ops[0] == "sp"
+                && ops[1] == "sp"
+                && ops[2].starts_with('#');
+            let frame_pointer = (m == "mov" && (ops == ["x29", "sp"] || ops == ["sp", "x29"]))
+                || (m == "add" && ops.len() == 3 && ops[0] == "x29" && ops[1] == "sp");
+            let save = matches!(m, "stp" | "ldp" | "str" | "ldr")
+                && insn.operands.contains("[sp")
+                && ops
+                    .iter()
+                    .take_while(|o| !o.starts_with('['))
+                    .all(|r| saved_register(isa, r));
+            sp_adjust || frame_pointer || save || m == "paciasp" || m == "autiasp"
+        }
+        Isa::Riscv => {
+            let sp_adjust = m == "addi" && ops.len() == 3 && ops[0] == "sp" && ops[1] == "sp";
+            let frame_pointer = m == "addi"
+                && ops.len() == 3
+                && ((ops[0] == "s0" && ops[1] == "sp") || (ops[0] == "sp" && ops[1] == "s0"));
+            let save = matches!(m, "sd" | "sw" | "ld" | "lw")
+                && ops.len() == 2
+                && ops[1].ends_with("(sp)")
+                && saved_register(isa, ops[0]);
+            sp_adjust || frame_pointer || save
+        }
+        Isa::Loongarch64 => {
+            let sp_adjust = m == "addi.d" && ops.len() == 3 && ops[0] == "$sp" && ops[1] == "$sp";
+            let frame_pointer = m == "addi.d"
+                && ops.len() == 3
+                && ((ops[0] == "$fp" && ops[1] == "$sp") || (ops[0] == "$sp" && ops[1] == "$fp"));
+            let save = matches!(m, "st.d" | "ld.d" | "st.w" | "ld.w")
+                && ops.len() == 3
+                && ops[1] == "$sp"
+                && saved_register(isa, ops[0]);
+            sp_adjust || frame_pointer || save
+        }
+        Isa::Arm => {
+            let list_ok = |ops: &str| {
+                let regs = register_list(ops);
+                !regs.is_empty() && regs.iter().all(|r| saved_register(isa, r))
+            };
+            let push_pop =
+                matches!(m, "push" | "pop" | "vpush" | "vpop") && list_ok(&insn.operands);
+            let stm_ldm = (m == "stmdb" || m == "ldm" || m == "ldmia")
+                && insn.operands.starts_with("sp!")
+                && list_ok(&insn.operands);
+            let sp_adjust = (m == "sub" || m == "add")
+                && ops.len() == 3
+                && ops[0] == "sp"
+                && (ops[1] == "sp" || ops[1] == "r11")
+                && ops[2].starts_with('#');
+            let frame_pointer = (m == "mov" && (ops == ["r11", "sp"] || ops == ["sp", "r11"]))
+                || (m == "add" && ops.len() == 3 && ops[0] == "r11" && ops[1] == "sp");
+            push_pop || stm_ldm || sp_adjust || frame_pointer
+        }
+    }
+}
+
+fn is_call(isa: Isa, insn: &Insn) -> bool {
+    let m = insn.mnemonic.as_str();
+    let ops = operand_list(insn);
+    match isa {
+        Isa::X86_64 => m.starts_with("call"),
+        Isa::Aarch64 => m == "bl" || m == "blr",
+        Isa::Arm => m == "bl" || m == "blx",
+        // `jal off` and `jalr rs` link `ra`; `jal zero, ..` is a jump.
+        Isa::Riscv => {
+            m == "call" || (matches!(m, "jal" | "jalr") && (ops.len() == 1 || ops[0] == "ra"))
+        }
+        Isa::Loongarch64 => m == "bl" || (m == "jirl" && ops[0] == "$ra"),
+    }
+}
+
+/// Any transfer of control other than a return.
+fn is_branch(isa: Isa, insn: &Insn) -> bool {
+    let m = insn.mnemonic.as_str();
+    match isa {
+        Isa::X86_64 => m.starts_with('j') || m.starts_with("loop"),
+        Isa::Aarch64 => {
+            m == "b" || m.starts_with("b.") || matches!(m, "br" | "cbz" | "cbnz" | "tbz" | "tbnz")
+        }
+        Isa::Riscv => matches!(
+            m,
+            "j" | "jr"
+                | "jal"
+                | "jalr"
+                | "tail"
+                | "beq"
+                | "bne"
+                | "blt"
+                | "bge"
+                | "bltu"
+                | "bgeu"
+                | "beqz"
+                | "bnez"
+                | "blez"
+                | "bgez"
+                | "bltz"
+                | "bgtz"
+                | "bgt"
+                | "ble"
+                | "bgtu"
+                | "bleu"
+        ),
+        Isa::Loongarch64 => {
+            matches!(
+                m,
+                "b" | "jr"
+                    | "jirl"
+                    | "beq"
+                    | "bne"
+                    | "blt"
+                    | "bge"
+                    | "bltu"
+                    | "bgeu"
+                    | "beqz"
+                    | "bnez"
+                    | "bceqz"
+                    | "bcnez"
+                    | "bgt"
+                    | "ble"
+                    | "bgtu"
+                    | "bleu"
+            )
+        }
+        Isa::Arm => {
+            const CONDITIONS: [&str; 15] = [
+                "eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt",
+                "gt",
+            ];
+            let conditional = |base: &str| {
+                m.strip_prefix(base).is_some_and(|c| {
+                    c.is_empty() || CONDITIONS.contains(&c) || c == "le" || c == "al"
+                })
+            };
+            conditional("b") || conditional("bx") || m == "cbz" || m == "cbnz"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insns(isa: Isa, body: &str) -> Vec<Insn> {
+        let text = format!("0000000000000000 <f>:\n{body}");
+        let _ = isa;
+        parse(&text, &["f"]).unwrap().remove("f").unwrap()
+    }
+
+    #[test]
+    fn parses_functions_relocations_and_local_labels() {
+        let text = "\
+libx.a(x.o):\tfile format elf64-littleriscv
+
+Disassembly of section .text.f:
+
+0000000000000000 <f>:
+       0:      \tauipc\ta1, 0x0
+\t\t0000000000000000:  R_RISCV_PCREL_HI20\tpercpu::area::AREA_BASE
+
+0000000000000004 <.Lpcrel_hi9>:
+       4:      \tld\ta1, 0x0(a1)
+       8:      \tret
+
+Disassembly of section .text.g:
+
+0000000000000000 <g>:
+       0:      \tret
+";
+        let functions = parse(text, &["f"]).unwrap();
+        assert_eq!(functions.len(), 1, "only the wanted function");
+        let f = &functions["f"];
+        assert_eq!(f.len(), 3, "the local label continues `f`: {f:?}");
+        assert_eq!(f[0].reloc.as_deref(), Some("percpu::area::AREA_BASE"));
+        assert_eq!(f[1].text(), "ld a1, 0x0(a1)");
+        assert_eq!(f[1].reloc, None);
+    }
+
+    #[test]
+    fn symbols_lose_hashes_and_escapes() {
+        assert_eq!(
+            normalize_symbol("percpu::area::AREA_BASE::h9f9a33e7c30ba0d1-0x4"),
+            "percpu::area::AREA_BASE-0x4"
+        );
+        assert_eq!(
+            normalize_symbol(
+                "kernel_guard::imp::_$LT$impl$u20$kernel_guard..NoPreempt$GT$::new::h40aa501c40341789"
+            ),
+            "kernel_guard::imp::_<impl kernel_guard::NoPreempt>::new"
+        );
+        assert_eq!(normalize_symbol("f (.llvm.123456)"), "f");
+        // Not a hash: too short, or longer than 16 digits.
+        assert_eq!(normalize_symbol("a::hello"), "a::hello");
+        assert_eq!(
+            normalize_symbol("a::h0123456789abcdef0"),
+            "a::h0123456789abcdef0"
+        );
+        assert_eq!(normalize_symbol(".percpu+0x8"), ".percpu+0x8");
+    }
+
+    #[test]
+    fn duplicate_functions_are_an_error() {
+        let text = "0 <f>:\n 0: ret\n\nDisassembly of section x:\n0 <f>:\n 0: ret\n";
+        assert!(parse(text, &["f"]).is_err());
+    }
+
+    #[test]
+    fn strips_comments_and_annotations() {
+        let x = insns(
+            Isa::X86_64,
+            "       0:      \tmovq\t(%rip), %rax            # 0x7 <f+0x7>\n",
+        );
+        assert_eq!(x[0].text(), "movq (%rip), %rax");
+        let a = insns(Isa::Arm, "       c:      \tbl\t0xc <f+0xc> @ imm = #-0x8\n");
+        assert_eq!(a[0].text(), "bl 0xc");
+    }
+
+    #[test]
+    fn x86_single_instruction_read() {
+        let f = insns(
+            Isa::X86_64,
+            "       0:      \tmovq\t%gs:0x0, %rax\n       9:      \tretq\n",
+        );
+        let c = count(Isa::X86_64, &f);
+        assert_eq!((c.counted, c.calls, c.branches), (1, 0, 0));
+        assert_eq!(c.roles, [Role::Counted, Role::Return]);
+    }
+
+    #[test]
+    fn arm_frame_record_is_not_counted_but_the_body_is() {
+        let body = "
+       0:      \tpush\t{r11, lr}
+       4:      \tmov\tr11, sp
+       8:      \tmrc\tp15, #0x0, r0, c13, c0, #0x4
+       c:      \tmovw\tr1, #0x0
+      10:      \tmovt\tr1, #0x0
+      14:      \tldr\tr0, [r1, r0]
+      18:      \tpop\t{r11, pc}
+";
+        let c = count(Isa::Arm, &insns(Isa::Arm, body));
+        assert_eq!(c.counted, 4);
+        assert_eq!(c.roles[0], Role::Frame);
+        assert_eq!(c.roles[6], Role::Return);
+    }
+
+    #[test]
+    fn aarch64_guard_calls_are_counted_and_saves_are_not() {
+        let body = "
+       0:      \tsub\tsp, sp, #0x20
+       4:      \tstp\tx30, x19, [sp, #0x10]
+       8:      \tbl\t0x8 <f+0x8>
+\t\t0000000000000008:  R_AARCH64_CALL26\t<kernel_guard::NoPreempt>::new
+       c:      \tmrs\tx8, TPIDR_EL1
+      10:      \tmovz\tx9, #0x0, lsl #16
+      14:      \tmovk\tx9, #0x0
+      18:      \tldr\tx19, [x9, x8]
+      1c:      \tadd\tx0, sp, #0xf
+      20:      \tbl\t0x20 <f+0x20>
+      24:      \tmov\tx0, x19
+      28:      \tldp\tx30, x19, [sp, #0x10]
+      2c:      \tadd\tsp, sp, #0x20
+      30:      \tret
+";
+        let c = count(Isa::Aarch64, &insns(Isa::Aarch64, body));
+        assert_eq!((c.counted, c.calls, c.branches), (8, 2, 0));
+    }
+
+    #[test]
+    fn a_reload_before_the_epilogue_is_counted() {
+        // `x0` is not callee-saved: reloading it is work, not the frame.
+        let body = "
+       0:      \tsub\tsp, sp, #0x10
+       4:      \tldr\tx0, [sp, #0x8]
+       8:      \tadd\tsp, sp, #0x10
+       c:      \tret
+";
+        let c = count(Isa::Aarch64, &insns(Isa::Aarch64, body));
+        assert_eq!(c.counted, 1);
+        assert_eq!(c.roles[1], Role::Counted);
+    }
+
+    #[test]
+    fn a_spin_loop_is_a_branch_and_a_tail_call_is_a_call() {
+        let body = "
+       0:      \tldaxr\tw8, [x0]
+       4:      \tcbnz\tw8, 0x0 <f>
+       8:      \tb\t0x8 <f+0x8>
+\t\t0000000000000008:  R_AARCH64_JUMP26\tsomewhere
+";
+        let c = count(Isa::Aarch64, &insns(Isa::Aarch64, body));
+        assert_eq!((c.counted, c.calls, c.branches), (3, 1, 1));
+    }
+
+    #[test]
+    fn riscv_and_loongarch_call_pairs() {
+        let rv = "
+       0:      \taddi\tsp, sp, -0x10
+       2:      \tsd\tra, 0x8(sp)
+       4:      \tauipc\tra, 0x0
+       8:      \tjalr\tra <f+0x4>
+       c:      \tld\tra, 0x8(sp)
+       e:      \taddi\tsp, sp, 0x10
+      10:      \tret
+";
+        let c = count(Isa::Riscv, &insns(Isa::Riscv, rv));
+        assert_eq!((c.counted, c.calls), (2, 1));
+        let la = "
+       0:      \taddi.d\t$sp, $sp, -16
+       4:      \tst.d\t$ra, $sp, 8
+       8:      \tpcaddu18i\t$ra, 0
+       c:      \tjirl\t$ra, $ra, 0 <f+0x8>
+      10:      \tld.d\t$ra, $sp, 8
+      14:      \taddi.d\t$sp, $sp, 16
+      18:      \tret
+";
+        let c = count(Isa::Loongarch64, &insns(Isa::Loongarch64, la));
+        assert_eq!((c.counted, c.calls), (2, 1));
+    }
+
+    #[test]
+    fn x86_alignment_push_pop_is_frame() {
+        let body = "
+       0:      \tpushq\t%rax
+       1:      \tcallq\t*(%rip)
+       7:      \tpopq\t%rax
+       8:      \tretq
+";
+        let c = count(Isa::X86_64, &insns(Isa::X86_64, body));
+        assert_eq!((c.counted, c.calls), (1, 1));
+    }
+}

@@ -1,0 +1,157 @@
+//! ARMv7-A on QEMU `virt` (cortex-a15): PL011 console, PSCI to start CPUs,
+//! semihosting to exit.
+//!
+//! QEMU starts the kernel in SVC mode (PL1) with the MMU off, which is where
+//! the runtime's register, TPIDRPRW, is writable. `armv7a-none-eabi` is a
+//! soft-float target, so no FPU setup is needed.
+
+use core::arch::{asm, global_asm};
+
+const UART_BASE: usize = 0x0900_0000;
+const UART_DR: usize = 0x00;
+const UART_FR: usize = 0x18;
+const UART_FR_TXFF: u32 = 1 << 5;
+
+/// PSCI 0.2 `CPU_ON`, SMC32 calling convention.
+const PSCI_CPU_ON_32: u32 = 0x8400_0003;
+
+// Boot CPU entry (A32): clear .bss, switch to BOOT_STACKS slot 0, call
+// boot_main. Secondary CPUs enter at `_secondary_entry` in SVC mode with
+// r0 = their logical id (the PSCI context).
+global_asm!(
+    "
+    .section .text.boot, \"ax\"
+    .code 32
+    .global _start
+_start:
+    movw    r0, #:lower16:__tk_vectors
+    movt    r0, #:upper16:__tk_vectors
+    mcr     p15, 0, r0, c12, c0, 0
+    movw    r0, #:lower16:__bss_start
+    movt    r0, #:upper16:__bss_start
+    movw    r1, #:lower16:__bss_end
+    movt    r1, #:upper16:__bss_end
+    mov     r2, #0
+    // Words while they fit, then bytes: the script aligns only the start.
+1:  add     r3, r0, #4
+    cmp     r3, r1
+    strls   r2, [r0], #4
+    bls     1b
+5:  cmp     r0, r1
+    strblo  r2, [r0], #1
+    blo     5b
+    movw    r0, #:lower16:BOOT_STACKS
+    movt    r0, #:upper16:BOOT_STACKS
+    add     sp, r0, #{stack_size}
+    bl      {boot_main}
+2:  wfe
+    b       2b
+
+    .global _secondary_entry
+_secondary_entry:
+    movw    r1, #:lower16:__tk_vectors
+    movt    r1, #:upper16:__tk_vectors
+    mcr     p15, 0, r1, c12, c0, 0
+    movw    r1, #:lower16:BOOT_STACKS
+    movt    r1, #:upper16:BOOT_STACKS
+    add     r2, r0, #1
+    movw    r3, #:lower16:{stack_size}
+    movt    r3, #:upper16:{stack_size}
+    mla     r1, r2, r3, r1
+    mov     sp, r1
+    bl      {secondary_main}
+3:  wfe
+    b       3b
+
+    // Any exception is a test failure: report it instead of hanging. The
+    // handler runs on the SVC stack (the exception modes have none), with
+    // r0 = vector index and r1 = the exception mode's lr.
+    .balign 32
+__tk_vectors:
+    .set    vec, 0
+    .rept   8
+    b       __tk_handlers + vec * 16
+    .set    vec, vec + 1
+    .endr
+__tk_handlers:
+    .set    vec, 0
+    .rept   8
+    mov     r1, lr
+    cps     #0x13
+    mov     r0, #vec
+    b       {exception}
+    .set    vec, vec + 1
+    .endr
+    ",
+    exception = sym exception,
+    stack_size = const crate::STACK_SIZE,
+    boot_main = sym crate::boot_main,
+    secondary_main = sym crate::secondary_main,
+);
+
+/// Reports an unexpected exception (`kind` = vector index) and fails.
+extern "C" fn exception(kind: usize, lr: usize) -> ! {
+    let (dfsr, dfar, ifsr): (u32, u32, u32);
+    // SAFETY: reads of the fault status and address registers.
+    unsafe {
+        asm!("mrc p15, 0, {}, c5, c0, 0", "mrc p15, 0, {}, c6, c0, 0", "mrc p15, 0, {}, c5, c0, 1",
+             out(reg) dfsr, out(reg) dfar, out(reg) ifsr, options(nomem, nostack));
+    }
+    crate::print_unlocked(format_args!(
+        "FAIL: exception (vector {kind}) lr={lr:#x} DFSR={dfsr:#x} DFAR={dfar:#x} IFSR={ifsr:#x}"
+    ));
+    exit(4)
+}
+
+/// Writes one byte to the PL011 UART, waiting while its FIFO is full.
+pub fn putchar(byte: u8) {
+    let base = UART_BASE as *mut u32;
+    // SAFETY: the PL011 registers of QEMU `virt`, identity-mapped (MMU off).
+    unsafe {
+        while base.byte_add(UART_FR).read_volatile() & UART_FR_TXFF != 0 {
+            core::hint::spin_loop();
+        }
+        base.byte_add(UART_DR).write_volatile(u32::from(byte));
+    }
+}
+
+/// Starts logical CPU `cpu_id` (its MPIDR affinity 0 on `virt`) at
+/// `_secondary_entry` with `cpu_id` as PSCI context.
+pub fn start_secondary(cpu_id: usize) {
+    extern "C" {
+        fn _secondary_entry();
+    }
+    let entry = _secondary_entry as *const () as usize;
+    let mut ret = PSCI_CPU_ON_32;
+    // QEMU's PSCI answers `hvc` from PL1 when there is no hypervisor.
+    // SAFETY: PSCI CPU_ON only starts another CPU at our entry code.
+    unsafe {
+        asm!(
+            ".arch_extension virt",
+            "hvc #0",
+            inout("r0") ret,
+            in("r1") cpu_id,
+            in("r2") entry,
+            in("r3") cpu_id,
+            options(nostack),
+        );
+    }
+    if ret != 0 {
+        println!("FAIL: PSCI CPU_ON({cpu_id}) returned {}", ret as i32);
+        exit(2);
+    }
+}
+
+/// Exits QEMU through semihosting `SYS_EXIT_EXTENDED` with
+/// `ADP_Stopped_ApplicationExit` and `code` as the exit status.
+pub fn exit(code: u32) -> ! {
+    let block: [u32; 2] = [0x20026, code];
+    // SAFETY: semihosting call; QEMU is started with `-semihosting`.
+    unsafe {
+        asm!("svc #0x123456", in("r0") 0x20u32, in("r1") block.as_ptr(), options(nostack));
+    }
+    loop {
+        // SAFETY: only waits; reached if semihosting is disabled.
+        unsafe { asm!("wfe", options(nomem, nostack)) };
+    }
+}

@@ -1,0 +1,224 @@
+//! loongarch64 boot on QEMU `virt` (`-kernel` with an ELF, no firmware).
+//!
+//! Every CPU enters `_start` at PLV0 in direct-address mode with interrupts
+//! off. The CPU whose CPUID (CSR 0x20) is 0 becomes the boot CPU (logical
+//! CPU `c` is CPUID `c`); the others park in `idle` with only the IPI line
+//! enabled until `start_secondary` writes their IOCSR mailbox and sends an
+//! IPI. The per-CPU register is `$r21` (reserved by the ABI): the runtime
+//! writes it, and nothing here touches it.
+
+use core::arch::{asm, global_asm};
+
+/// ns16550 on `virt`, byte registers (reg-shift 0).
+const UART: usize = 0x1fe0_01e0;
+const UART_LSR: usize = UART + 5;
+const LSR_THRE: u8 = 1 << 5;
+
+/// ACPI GED sleep control: SLP_EN | SLP_TYP(5) powers the machine off.
+const GED_SLEEP_CTL: usize = 0x100e_001c;
+const GED_POWER_OFF: u8 = 0x34;
+
+/// PCIe ECAM and the start of the 32-bit MMIO window on `virt`.
+const PCI_ECAM: usize = 0x2000_0000;
+const PCI_MMIO: u32 = 0x4000_0000;
+/// QEMU's `pvpanic-pci` (vendor 0x1b36, device 0x0011), as one config dword.
+const PVPANIC_ID: u32 = 0x0011_1b36;
+
+/// IOCSR IPI registers (per CPU, as the CPU itself sees them).
+const IOCSR_IPI_SEND: usize = 0x1040;
+const IOCSR_MAIL_SEND: usize = 0x1048;
+
+/// Polled write of one byte to the UART.
+pub fn putchar(byte: u8) {
+    // SAFETY: direct-address mode: the UART's physical address is usable.
+    unsafe {
+        while core::ptr::read_volatile(UART_LSR as *const u8) & LSR_THRE == 0 {
+            core::hint::spin_loop();
+        }
+        core::ptr::write_volatile(UART as *mut u8, byte);
+    }
+}
+
+/// QEMU's fw_cfg on `virt`: a big-endian selector and a byte-wide data port.
+const FW_CFG_DATA: usize = 0x1e02_0000;
+const FW_CFG_SELECTOR: usize = 0x1e02_0008;
+/// The fw_cfg item holding the number of CPUs (`-smp`), little-endian u16.
+const FW_CFG_NB_CPUS: u16 = 0x05;
+
+/// How many CPUs QEMU created, from fw_cfg.
+fn present_cpus() -> usize {
+    // SAFETY: fw_cfg MMIO at its physical address; only the boot CPU
+    // calls this, one CPU at a time.
+    unsafe {
+        core::ptr::write_volatile(FW_CFG_SELECTOR as *mut u16, FW_CFG_NB_CPUS.to_be());
+        let low = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
+        let high = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
+        usize::from(u16::from_le_bytes([low, high]))
+    }
+}
+
+/// Releases logical CPU `cpu_id` (= its CPUID) from the park loop.
+pub fn start_secondary(cpu_id: usize) {
+    // QEMU 7.2 crashes (SIGSEGV) on a mailbox write to a CPU it did not
+    // create: report the mismatch with `-smp` instead.
+    let present = present_cpus();
+    if cpu_id >= present {
+        println!("FAIL: cannot start CPU {cpu_id}: QEMU has {present} CPU(s) (-smp)");
+        exit(1);
+    }
+    let cpu = (cpu_id as u64) << 16;
+    // MAIL_SEND writes one 32-bit half (slot) of the target's mailbox 0;
+    // the parked CPU starts once the 64-bit value is non-zero, so write the
+    // high half (0) first and the low half (cpu_id + 1) last.
+    let high = 1 << 31 | 1 << 2 | cpu;
+    let low = 1 << 31 | cpu | ((cpu_id as u64 + 1) << 32);
+    let ipi = 1 << 31 | cpu;
+    // SAFETY: IOCSR writes that only affect the target CPU's mailbox and
+    // IPI status; `dbar` orders our earlier memory writes before them.
+    unsafe {
+        asm!(
+            "dbar 0",
+            "iocsrwr.d {high}, {mail}",
+            "iocsrwr.d {low}, {mail}",
+            "iocsrwr.w {ipi}, {send}",
+            high = in(reg) high,
+            low = in(reg) low,
+            ipi = in(reg) ipi,
+            mail = in(reg) IOCSR_MAIL_SEND,
+            send = in(reg) IOCSR_IPI_SEND,
+            options(nostack),
+        );
+    }
+}
+
+/// QEMU exits with 0 through the ACPI GED power-off and with 1 through a
+/// `pvpanic-pci` panic event (`-device pvpanic-pci -action
+/// panic=exit-failure`): 1 is the only failure status there is.
+pub fn exit(code: u32) -> ! {
+    // SAFETY: MMIO at physical addresses (direct-address mode); writing
+    // the GED or pvpanic register ends the machine.
+    unsafe {
+        if code == 0 {
+            core::ptr::write_volatile(GED_SLEEP_CTL as *mut u8, GED_POWER_OFF);
+        } else if let Some(bar) = map_pvpanic() {
+            core::ptr::write_volatile(bar as *mut u8, 1);
+        } else {
+            for b in "no pvpanic-pci device: cannot exit with a failure status\n".bytes() {
+                putchar(b);
+            }
+        }
+    }
+    loop {
+        // SAFETY: waits for an interrupt that never comes.
+        unsafe { asm!("idle 0", options(nomem, nostack)) };
+    }
+}
+
+/// Finds `pvpanic-pci` on bus 0, puts its BAR 0 at the start of the MMIO
+/// window (nothing else is mapped: there is no firmware) and returns it.
+unsafe fn map_pvpanic() -> Option<usize> {
+    for device in 0..32 {
+        let config = PCI_ECAM + (device << 15);
+        if core::ptr::read_volatile(config as *const u32) == PVPANIC_ID {
+            core::ptr::write_volatile((config + 0x10) as *mut u32, PCI_MMIO);
+            let command = (config + 0x04) as *mut u16;
+            // Bit 1: respond to memory accesses.
+            core::ptr::write_volatile(command, core::ptr::read_volatile(command) | 2);
+            return Some(PCI_MMIO as usize);
+        }
+    }
+    None
+}
+
+/// Prints an exception's state and fails the run: a fault must end the
+/// run with a failure, not loop silently until the timeout.
+extern "C" fn trap_handler(estat: usize, era: usize, badv: usize) -> ! {
+    "\nFAIL: unexpected exception".bytes().for_each(putchar);
+    for (name, value) in [(" estat=", estat), (" era=", era), (" badv=", badv)] {
+        name.bytes().for_each(putchar);
+        for i in (0..16).rev() {
+            putchar(b"0123456789abcdef"[(value >> (i * 4)) & 0xf]);
+        }
+    }
+    putchar(b'\n');
+    exit(3)
+}
+
+global_asm!(
+    r#"
+    .pushsection .text.boot, "ax"
+    .globl _start
+_start:
+    /* Every CPU: exceptions go to the handler below (EENTRY = CSR 0xc)
+       and the FPU is on (EUEN.FPE), as the target is hard-float. */
+    la.pcrel    $t0, .Ltk_trap
+    csrwr       $t0, 0xc
+    li.w        $t0, 1
+    csrwr       $t0, 0x2
+    csrrd       $a0, 0x20
+    bnez        $a0, .Ltk_park
+    /* CPU 0 zeroes .bss (it holds the stacks) before any Rust code runs. */
+    la.pcrel    $t0, __bss_start
+    la.pcrel    $t1, __bss_end
+1:  bgeu        $t0, $t1, 2f
+    st.b        $zero, $t0, 0
+    addi.d      $t0, $t0, 1
+    b           1b
+2:  b           .Ltk_common
+
+.Ltk_park:
+    /* CPUs beyond MAX_CPUS stay parked for good. */
+    li.d        $t0, {max_cpus}
+    bgeu        $a0, $t0, 4f
+    /* ECFG.LIE: only the IPI line (bit 12) may end `idle`; CRMD.IE stays
+       0, so no interrupt is taken. Enable every IPI vector (IOCSR 0x1004). */
+    li.w        $t0, 1 << 12
+    csrwr       $t0, 0x4
+    li.w        $t0, -1
+    li.w        $t1, 0x1004
+    iocsrwr.w   $t0, $t1
+    /* Mailbox 0 (IOCSR 0x1020) = logical id + 1 once released. Check it
+       before every `idle`: the IPI may have come already. */
+    li.w        $t1, 0x1020
+1:  iocsrrd.d   $t0, $t1
+    bnez        $t0, 2f
+    idle        0
+    b           1b
+2:  /* Clear the IPI status (IOCSR 0x100c) so nothing stays pending. */
+    li.w        $t2, -1
+    li.w        $t3, 0x100c
+    iocsrwr.w   $t2, $t3
+    dbar        0
+    addi.d      $a0, $t0, -1
+    b           .Ltk_common
+4:  idle        0
+    b           4b
+
+.Ltk_common:
+    /* a0 = logical CPU id; sp = BOOT_STACKS + (a0 + 1) * STACK_SIZE. */
+    la.pcrel    $sp, {stacks}
+    li.d        $t0, {stack_size}
+    addi.d      $t1, $a0, 1
+    mul.d       $t1, $t1, $t0
+    add.d       $sp, $sp, $t1
+    bnez        $a0, 3f
+    bl          {boot_main}
+3:  bl          {secondary_main}
+
+    /* EENTRY ignores its low 12 bits. */
+    .balign 4096
+.Ltk_trap:
+    csrrd       $a0, 0x5
+    csrrd       $a1, 0x6
+    csrrd       $a2, 0x7
+    bstrins.d   $sp, $zero, 3, 0
+    bl          {trap}
+    .popsection
+"#,
+    max_cpus = const crate::MAX_CPUS,
+    stacks = sym crate::BOOT_STACKS,
+    stack_size = const crate::STACK_SIZE,
+    boot_main = sym crate::boot_main,
+    secondary_main = sym crate::secondary_main,
+    trap = sym trap_handler,
+);

@@ -1,0 +1,40 @@
+//! Board support, one module per architecture, selected by the target.
+//!
+//! Every module provides the same three functions plus a `_start` entry in
+//! `.text.boot` that sets up CPU 0 (stack = `BOOT_STACKS` slot 0) and calls
+//! [`crate::boot_main`]:
+//!
+//! - `putchar(byte)`: polled write of one byte to the console;
+//! - `start_secondary(cpu_id)`: start logical CPU `cpu_id` (1..MAX_CPUS) so
+//!   that it runs [`crate::secondary_main`] on its `BOOT_STACKS` slot;
+//! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;
+
+#[cfg(target_arch = "arm")]
+mod arm;
+#[cfg(target_arch = "arm")]
+pub use arm::*;
+
+#[cfg(target_arch = "riscv64")]
+mod riscv64;
+#[cfg(target_arch = "riscv64")]
+pub use riscv64::*;
+
+#[cfg(target_arch = "riscv32")]
+mod riscv32;
+#[cfg(target_arch = "riscv32")]
+pub use riscv32::*;
+
+#[cfg(target_arch = "loongarch64")]
+mod loongarch64;
+#[cfg(target_arch = "loongarch64")]
+pub use loongarch64::*;
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::*;

@@ -1,0 +1,140 @@
+//! riscv32 boot on QEMU `virt` with `-bios none`.
+//!
+//! Without firmware every hart enters `_start` in M-mode with paging off.
+//! Hart 0 becomes the boot CPU (logical CPU 0, and logical CPU `c` is hart
+//! `c`); the others park in `wfi` with only the machine software interrupt
+//! enabled, and `start_secondary` releases one by writing its mailbox and
+//! raising its CLINT MSIP bit. The per-CPU register is `gp`, which the
+//! runtime writes: nothing here sets up `__global_pointer$`, and the
+//! rendered linker script does not define it, so the linker never relaxes
+//! accesses to gp-relative ones.
+
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+#[path = "riscv_common.rs"]
+mod common;
+
+pub use common::{exit, putchar};
+
+/// The CLINT's MSIP registers: one 32-bit word per hart.
+const CLINT_MSIP: usize = 0x200_0000;
+
+/// `MAILBOX[hart]` = logical CPU id + 1 once that hart may run; 0 = parked.
+static MAILBOX: [AtomicUsize; crate::MAX_CPUS] = [const { AtomicUsize::new(0) }; crate::MAX_CPUS];
+
+/// QEMU's fw_cfg on `virt`: a big-endian selector and a byte-wide data port.
+const FW_CFG_DATA: usize = 0x1010_0000;
+const FW_CFG_SELECTOR: usize = 0x1010_0008;
+/// The fw_cfg item holding the number of CPUs (`-smp`), little-endian u16.
+const FW_CFG_NB_CPUS: u16 = 0x05;
+
+/// How many harts QEMU created, from fw_cfg.
+fn present_harts() -> usize {
+    // SAFETY: fw_cfg MMIO at its physical address; only the boot hart
+    // calls this, one hart at a time.
+    unsafe {
+        core::ptr::write_volatile(FW_CFG_SELECTOR as *mut u16, FW_CFG_NB_CPUS.to_be());
+        let low = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
+        let high = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
+        usize::from(u16::from_le_bytes([low, high]))
+    }
+}
+
+/// Releases parked hart `cpu_id` (logical and hardware ids coincide here).
+pub fn start_secondary(cpu_id: usize) {
+    // An IPI to a hart that does not exist is silently dropped: say so
+    // instead of waiting for a CPU that never comes.
+    let present = present_harts();
+    if cpu_id >= present {
+        println!("FAIL: cannot start CPU {cpu_id}: QEMU has {present} hart(s) (-smp)");
+        exit(1);
+    }
+    // Release: the started hart must see everything written before.
+    MAILBOX[cpu_id].store(cpu_id + 1, Ordering::Release);
+    // SAFETY: identity-mapped CLINT MMIO; the interrupt only wakes the
+    // hart from `wfi` (mstatus.MIE stays 0, so no trap is taken).
+    unsafe { core::ptr::write_volatile((CLINT_MSIP + 4 * cpu_id) as *mut u32, 1) };
+}
+
+extern "C" fn trap_handler(cause: usize, epc: usize, tval: usize) -> ! {
+    common::report_trap("M-mode", cause, epc, tval)
+}
+
+global_asm!(
+    r#"
+    .pushsection .text.boot, "ax"
+    .globl _start
+_start:
+    /* Every hart: no interrupts delivered, faults end the run. */
+    csrw    mie, zero
+    lla     t0, 9f
+    csrw    mtvec, t0
+    csrr    a0, mhartid
+    bnez    a0, 7f
+    /* Hart 0 zeroes .bss (stacks, mailboxes) before any Rust code runs;
+       parked harts only ever see zeros there until released. */
+    lla     t0, __bss_start
+    lla     t1, __bss_end
+1:  bgeu    t0, t1, 2f
+    sb      zero, 0(t0)
+    addi    t0, t0, 1
+    j       1b
+2:  li      a1, 0
+    j       3f
+
+7:  /* Parked hart a0. Harts beyond MAX_CPUS stay parked for good. */
+    li      t0, {max_cpus}
+    bgeu    a0, t0, 8f
+    slli    t2, a0, 2
+    lla     t1, {mailbox}
+    add     t1, t1, t2
+    /* MSIE lets the CLINT IPI end `wfi`; mstatus.MIE = 0 keeps it from trapping. */
+    li      t0, 1 << 3
+    csrs    mie, t0
+    /* Check the mailbox before every wfi: the IPI may come first. */
+1:  lw      a1, 0(t1)
+    bnez    a1, 2f
+    wfi
+    j       1b
+2:  fence   r, rw
+    csrw    mie, zero
+    li      t0, {clint_msip}
+    add     t0, t0, t2
+    sw      zero, 0(t0)
+    addi    a1, a1, -1
+    j       3f
+8:  wfi
+    j       8b
+
+3:  /* a1 = logical CPU id. sp = BOOT_STACKS + (a1 + 1) * STACK_SIZE. */
+    lla     sp, {stacks}
+    li      t0, {stack_size}
+    mv      t1, a1
+4:  add     sp, sp, t0
+    beqz    t1, 5f
+    addi    t1, t1, -1
+    j       4b
+5:  mv      a0, a1
+    bnez    a0, 6f
+    call    {boot_main}
+6:  call    {secondary_main}
+
+    /* Trap entry (mtvec direct mode needs 4-byte alignment). */
+    .balign 4
+9:  csrr    a0, mcause
+    csrr    a1, mepc
+    csrr    a2, mtval
+    andi    sp, sp, -16
+    call    {trap}
+    .popsection
+"#,
+    max_cpus = const crate::MAX_CPUS,
+    mailbox = sym MAILBOX,
+    clint_msip = const CLINT_MSIP,
+    stacks = sym crate::BOOT_STACKS,
+    stack_size = const crate::STACK_SIZE,
+    boot_main = sym crate::boot_main,
+    secondary_main = sym crate::secondary_main,
+    trap = sym trap_handler,
+);

@@ -1,0 +1,140 @@
+//! riscv64 boot under OpenSBI on QEMU `virt`.
+//!
+//! OpenSBI enters `_start` in S-mode on one hart (not necessarily hart 0)
+//! with `a0` = hart id, `a1` = DTB and paging off; the other harts wait in
+//! OpenSBI until the SBI HSM extension starts them. The per-CPU register is
+//! `gp`, which the runtime writes: nothing here sets up `__global_pointer$`,
+//! and the rendered linker script does not define it, so the linker never
+//! relaxes accesses to gp-relative ones.
+
+use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+#[path = "riscv_common.rs"]
+mod common;
+
+pub use common::{exit, putchar};
+
+/// Hart id of the boot hart (logical CPU 0); `_start` writes it. Its
+/// initial value is not zero, so it lives in `.data`, which `_start` does not
+/// clear: a hart entering `_start` later sees that it is not the boot hart.
+static BOOT_HART: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// SBI Hart State Management extension, function `hart_start`.
+const SBI_EXT_HSM: usize = 0x48_534D;
+const SBI_HSM_HART_START: usize = 0;
+
+extern "C" {
+    /// Where a hart started through SBI HSM begins (in the asm below).
+    fn _secondary_start();
+}
+
+/// Starts logical CPU `cpu_id` through SBI HSM `hart_start`.
+///
+/// Logical ids are dense with the boot hart as 0; the other harts keep
+/// their hardware order. QEMU `virt` numbers harts 0..n, so logical CPU
+/// `c` is hart `c - 1` below the boot hart's id and hart `c` above it.
+pub fn start_secondary(cpu_id: usize) {
+    let boot = BOOT_HART.load(Ordering::Relaxed);
+    let hart = if cpu_id <= boot { cpu_id - 1 } else { cpu_id };
+    let start = _secondary_start as *const () as usize;
+    let error: isize;
+    // SAFETY: an SBI call; the started hart runs our entry with `a1` =
+    // `cpu_id` (the opaque argument) and touches only its own stack slot.
+    unsafe {
+        asm!(
+            "ecall",
+            inlateout("a0") hart => error,
+            inlateout("a1") start => _,
+            in("a2") cpu_id,
+            in("a6") SBI_HSM_HART_START,
+            in("a7") SBI_EXT_HSM,
+            options(nostack),
+        );
+    }
+    if error != 0 {
+        println!("FAIL: SBI hart_start(hart {hart}) for CPU {cpu_id} returned {error}");
+        exit(4);
+    }
+}
+
+extern "C" fn trap_handler(cause: usize, epc: usize, tval: usize) -> ! {
+    common::report_trap("S-mode", cause, epc, tval)
+}
+
+global_asm!(
+    r#"
+    .pushsection .text.boot, "ax"
+    .globl _start
+_start:
+    /* a0 = hart id, a1 = DTB. No interrupts; faults end the run. */
+    csrw    sie, zero
+    lla     t0, 9f
+    csrw    stvec, t0
+    /* OpenSBI 1.1 (QEMU 7.2's) marks a hart STARTING in `hart_start`
+       before it stores the new entry address, so a stopped hart that wakes
+       in that window jumps to the stale one: `_start`, with a1 = DTB. The
+       first hart here is the boot hart (OpenSBI picks exactly one); one
+       that finds BOOT_HART set (it is in .data, not cleared below) is such
+       a secondary. */
+    lla     t0, {boot_hart}
+    ld      t1, 0(t0)
+    li      t2, -1
+    bne     t1, t2, 7f
+    sd      a0, 0(t0)
+    /* Zero .bss (it holds the stacks) before any Rust code runs. */
+    lla     t0, __bss_start
+    lla     t1, __bss_end
+1:  bgeu    t0, t1, 2f
+    sb      zero, 0(t0)
+    addi    t0, t0, 1
+    j       1b
+2:  li      a1, 0
+    j       3f
+7:  /* Logical id from hart id t1 = boot hart: the inverse of the mapping
+       in `start_secondary`. */
+    mv      a1, a0
+    bgtu    a0, t1, 3f
+    addi    a1, a0, 1
+    j       3f
+
+    .globl _secondary_start
+_secondary_start:
+    /* a0 = hart id, a1 = logical CPU id (the HSM opaque value). */
+    csrw    sie, zero
+    lla     t0, 9f
+    csrw    stvec, t0
+
+3:  /* a1 = logical CPU id. The target is hard-float: sstatus.FS = Initial. */
+    li      t0, 1 << 13
+    csrs    sstatus, t0
+    /* sp = top of BOOT_STACKS slot a1 = base + (a1 + 1) * STACK_SIZE,
+       by repeated addition so that no M-extension instruction is needed. */
+    lla     sp, {stacks}
+    li      t0, {stack_size}
+    mv      t1, a1
+4:  add     sp, sp, t0
+    beqz    t1, 5f
+    addi    t1, t1, -1
+    j       4b
+5:  mv      a0, a1
+    bnez    a0, 6f
+    call    {boot_main}
+6:  call    {secondary_main}
+
+    /* Trap entry (stvec needs 4-byte alignment). */
+    .balign 4
+9:  csrr    a0, scause
+    csrr    a1, sepc
+    csrr    a2, stval
+    andi    sp, sp, -16
+    call    {trap}
+    .popsection
+"#,
+    boot_hart = sym BOOT_HART,
+    stacks = sym crate::BOOT_STACKS,
+    stack_size = const crate::STACK_SIZE,
+    boot_main = sym crate::boot_main,
+    secondary_main = sym crate::secondary_main,
+    trap = sym trap_handler,
+);

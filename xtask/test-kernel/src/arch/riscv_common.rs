@@ -1,0 +1,65 @@
+//! What the QEMU `virt` machine offers both RISC-V widths: the ns16550 UART
+//! and the `sifive_test` finisher.
+
+/// The ns16550's registers are bytes at consecutive addresses (reg-shift 0).
+const UART: usize = 0x1000_0000;
+/// Line status register; bit 5 = the transmit holding register is empty.
+const UART_LSR: usize = UART + 5;
+const LSR_THRE: u8 = 1 << 5;
+
+/// QEMU's `sifive_test` device: writing `0x5555` exits with status 0,
+/// `0x3333 | code << 16` exits with status `code`.
+const FINISHER: usize = 0x10_0000;
+const FINISHER_PASS: u32 = 0x5555;
+const FINISHER_FAIL: u32 = 0x3333;
+
+/// Polled write of one byte to the UART.
+pub fn putchar(byte: u8) {
+    // SAFETY: the UART is identity-mapped MMIO on `virt` (no paging is on).
+    unsafe {
+        while core::ptr::read_volatile(UART_LSR as *const u8) & LSR_THRE == 0 {
+            core::hint::spin_loop();
+        }
+        core::ptr::write_volatile(UART as *mut u8, byte);
+    }
+}
+
+/// Exits QEMU through `sifive_test`: status 0 iff `code == 0`.
+pub fn exit(code: u32) -> ! {
+    let value = if code == 0 {
+        FINISHER_PASS
+    } else {
+        // A process status has 8 bits: saturate so a failure never wraps to 0.
+        let status = code.min(255);
+        FINISHER_FAIL | (status << 16)
+    };
+    // SAFETY: identity-mapped MMIO; the write stops the machine.
+    unsafe { core::ptr::write_volatile(FINISHER as *mut u32, value) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Prints a trap's cause and address, then fails the run: a fault in the
+/// test kernel must end the run with a failure, not hang until the timeout.
+pub fn report_trap(mode: &str, cause: usize, epc: usize, tval: usize) -> ! {
+    for b in "\nFAIL: unexpected trap in ".bytes().chain(mode.bytes()) {
+        putchar(b);
+    }
+    for (name, value) in [(" cause=", cause), (" epc=", epc), (" tval=", tval)] {
+        name.bytes().for_each(putchar);
+        put_hex(value);
+    }
+    putchar(b'\n');
+    exit(3)
+}
+
+fn put_hex(value: usize) {
+    putchar(b'0');
+    putchar(b'x');
+    let digits = usize::BITS as usize / 4;
+    for i in (0..digits).rev() {
+        let nibble = (value >> (i * 4)) & 0xf;
+        putchar(b"0123456789abcdef"[nibble]);
+    }
+}

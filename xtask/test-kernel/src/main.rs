@@ -1,0 +1,289 @@
+//! The percpu QEMU test kernel.
+//!
+//! Boots every CPU, sets up the per-CPU areas (`init_in_place()`, or
+//! `init(base, n)` on a static buffer with the `external-areas` feature),
+//! points each CPU's per-CPU register at its area, and then runs the same
+//! checks on all CPUs at once: initial values of a variable of every
+//! primitive type and of a struct, every access method, 100,000 increments
+//! with `add_current` and with `with_current`, remote reads of every other
+//! CPU's copies, the register against `percpu_area_base`, and `reset_to_init`.
+//! A per-CPU array larger than 64 KiB comes first in `.percpu`, so that the
+//! other variables' offsets need more than 16 bits.
+//!
+//! Output (read by `cargo xtask test-all-arches`): one `CPU n: OK ...` (or
+//! `CPU n: FAIL ...`) line per CPU, one `OFFSET <NAME> 0x<hex>` line per
+//! variable, then `PASS` or `FAIL: <what>`; QEMU then exits with status 0
+//! or non-zero.
+
+#![no_std]
+#![no_main]
+#![deny(missing_docs)]
+
+use core::cell::UnsafeCell;
+use core::fmt::{self, Debug, Write};
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Number of CPUs the kernel boots (QEMU's `-smp`).
+#[cfg(not(feature = "sp-naive"))]
+pub const MAX_CPUS: usize = 4;
+/// Number of CPUs the kernel boots (QEMU's `-smp`): one with `sp-naive`.
+#[cfg(feature = "sp-naive")]
+pub const MAX_CPUS: usize = 1;
+
+/// The architecture this kernel was built for.
+const ARCH: &str = if cfg!(target_arch = "x86_64") {
+    "x86_64"
+} else if cfg!(target_arch = "aarch64") {
+    "aarch64"
+} else if cfg!(target_arch = "riscv64") {
+    "riscv64"
+} else if cfg!(target_arch = "riscv32") {
+    "riscv32"
+} else if cfg!(target_arch = "loongarch64") {
+    "loongarch64"
+} else if cfg!(target_arch = "arm") {
+    "armv7"
+} else {
+    "unknown"
+};
+
+/// Size of each CPU's boot stack.
+pub const STACK_SIZE: usize = 0x10000;
+
+/// One boot stack per CPU; CPU `i` uses slot `i` (the stack grows down from
+/// the slot's end).
+#[repr(C, align(16))]
+pub struct Stacks(pub [[u8; STACK_SIZE]; MAX_CPUS]);
+
+/// The boot stacks, referenced by name from each architecture's entry code.
+#[no_mangle]
+pub static mut BOOT_STACKS: Stacks = Stacks([[0; STACK_SIZE]; MAX_CPUS]);
+
+// ---------------------------------------------------------------------------
+// Console
+
+/// Console state, only touched with `CONSOLE_LOCK` held.
+struct ConsoleState {
+    /// The first failed check: (cpu, what).
+    first_failure: Option<(usize, &'static str)>,
+}
+
+struct Console {
+    lock: AtomicBool,
+    state: UnsafeCell<ConsoleState>,
+}
+
+// SAFETY: `state` is only reached with `lock` held.
+unsafe impl Sync for Console {}
+
+static CONSOLE: Console = Console {
+    lock: AtomicBool::new(false),
+    state: UnsafeCell::new(ConsoleState {
+        first_failure: None,
+    }),
+};
+
+struct Serial;
+
+impl Write for Serial {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for b in s.bytes() {
+            if b == b'\n' {
+                arch::putchar(b'\r');
+            }
+            arch::putchar(b);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f` with the console lock held, so lines from different CPUs don't mix.
+fn with_console<R>(f: impl FnOnce(&mut Serial, &mut ConsoleState) -> R) -> R {
+    while CONSOLE
+        .lock
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    // SAFETY: the lock is held.
+    let r = f(&mut Serial, unsafe { &mut *CONSOLE.state.get() });
+    CONSOLE.lock.store(false, Ordering::Release);
+    r
+}
+
+/// Prints one formatted line atomically with respect to the other CPUs.
+fn print_line(args: fmt::Arguments) {
+    with_console(|w, _| {
+        let _ = w.write_fmt(args);
+        let _ = w.write_str("\n");
+    });
+}
+
+/// Prints one line without the console lock, for panics and exceptions,
+/// which may have interrupted a CPU that holds it.
+pub(crate) fn print_unlocked(args: fmt::Arguments) {
+    let _ = Serial.write_fmt(args);
+    let _ = Serial.write_str("\n");
+}
+
+/// `println!` for the kernel console (also usable by the arch modules).
+macro_rules! println {
+    ($($arg:tt)*) => { $crate::print_line(format_args!($($arg)*)) };
+}
+
+mod arch;
+mod checks;
+mod vars;
+
+// ---------------------------------------------------------------------------
+// Boot and synchronisation
+
+/// CPUs that have set their per-CPU register.
+static ONLINE: AtomicUsize = AtomicUsize::new(0);
+/// Barrier arrivals, counted monotonically: barrier `n` is passed once
+/// `n * MAX_CPUS` arrivals happened.
+static ARRIVED: AtomicUsize = AtomicUsize::new(0);
+/// Number of failed checks over all CPUs.
+static FAILURES: AtomicUsize = AtomicUsize::new(0);
+/// Number of failed checks per CPU.
+static CPU_FAILURES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// Waits until every CPU reached barrier number `n` (1, 2, 3, ... in order).
+fn barrier(n: usize) {
+    ARRIVED.fetch_add(1, Ordering::AcqRel);
+    while ARRIVED.load(Ordering::Acquire) < n * MAX_CPUS {
+        core::hint::spin_loop();
+    }
+}
+
+/// Records a failed check: prints it and remembers the first one for the
+/// final `FAIL:` line.
+fn fail(cpu: usize, what: &'static str, detail: fmt::Arguments) {
+    FAILURES.fetch_add(1, Ordering::AcqRel);
+    let before = CPU_FAILURES
+        .get(cpu)
+        .map_or(0, |count| count.fetch_add(1, Ordering::AcqRel));
+    with_console(|w, state| {
+        // One broken mechanism fails dozens of checks: show the first few.
+        if before < SHOWN_FAILURES {
+            let _ = writeln!(w, "CPU {cpu}: check failed: {what}: {detail}");
+        } else if before == SHOWN_FAILURES {
+            let _ = writeln!(w, "CPU {cpu}: (more failed checks not shown)");
+        }
+        state.first_failure.get_or_insert((cpu, what));
+    });
+}
+
+/// Failed checks printed per CPU.
+const SHOWN_FAILURES: usize = 12;
+
+/// Stops the test: prints `FAIL: <what>` and exits QEMU with a failure status.
+fn abort(what: fmt::Arguments) -> ! {
+    println!("FAIL: {what}");
+    arch::exit(1)
+}
+
+/// Number of spin iterations CPU 0 waits for the others to come up.
+const ONLINE_SPINS: usize = 1 << 30;
+
+/// Entry of the boot CPU (logical CPU 0), called by the architecture's `_start`.
+#[no_mangle]
+pub extern "C" fn boot_main() -> ! {
+    println!(
+        "percpu test kernel on {}: {MAX_CPUS} CPU(s), areas {}",
+        ARCH,
+        if cfg!(feature = "external-areas") {
+            "from percpu::init(base, n)"
+        } else {
+            "from percpu::init_in_place()"
+        }
+    );
+    checks::init_areas();
+    // Empty with `sp-naive` (one CPU).
+    #[allow(clippy::reversed_empty_ranges)]
+    for cpu in 1..MAX_CPUS {
+        arch::start_secondary(cpu);
+    }
+    percpu::init_percpu_reg(0);
+    ONLINE.fetch_add(1, Ordering::AcqRel);
+    let mut spins = 0usize;
+    while ONLINE.load(Ordering::Acquire) < MAX_CPUS {
+        spins += 1;
+        if spins > ONLINE_SPINS {
+            abort(format_args!(
+                "only {} of {MAX_CPUS} CPUs came up",
+                ONLINE.load(Ordering::Acquire)
+            ));
+        }
+        core::hint::spin_loop();
+    }
+    checks::run(0);
+
+    checks::after_all();
+    vars::print_offsets();
+    let failures = FAILURES.load(Ordering::Acquire);
+    if failures == 0 {
+        println!("PASS");
+        arch::exit(0)
+    }
+    let first = with_console(|_, state| state.first_failure);
+    match first {
+        Some((cpu, what)) => abort(format_args!(
+            "{what} (CPU {cpu}; {failures} failed checks in all)"
+        )),
+        None => abort(format_args!("{failures} failed checks")),
+    }
+}
+
+/// A fault to inject, chosen at build time with the environment variable
+/// `PERCPU_TEST_KERNEL_INJECT`, to show that the checks and the runner catch
+/// it: `shared-area` (the last CPU uses CPU 1's area), `hang` (CPU 1 stops
+/// before the first barrier), `wrong-offset` (a wrong `OFFSET` line).
+fn injected(fault: &str) -> bool {
+    option_env!("PERCPU_TEST_KERNEL_INJECT") == Some(fault)
+}
+
+/// Entry of every secondary CPU, on its own `BOOT_STACKS` slot.
+#[no_mangle]
+pub extern "C" fn secondary_main(cpu_id: usize) -> ! {
+    if cpu_id == 0 || cpu_id >= MAX_CPUS {
+        abort(format_args!("secondary CPU started with bad id {cpu_id}"));
+    }
+    if injected("shared-area") && cpu_id == MAX_CPUS - 1 {
+        percpu::init_percpu_reg(1);
+    } else {
+        percpu::init_percpu_reg(cpu_id);
+    }
+    ONLINE.fetch_add(1, Ordering::AcqRel);
+    while ONLINE.load(Ordering::Acquire) < MAX_CPUS {
+        core::hint::spin_loop();
+    }
+    if !(injected("hang") && cpu_id == 1) {
+        checks::run(cpu_id);
+    }
+    // CPU 0 reports and powers off.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    print_unlocked(format_args!("FAIL: panic: {info}"));
+    arch::exit(3)
+}
+
+/// Compares `got` with `expected` and records a failure if they differ.
+fn check_eq<T: PartialEq + Debug>(cpu: usize, what: &'static str, got: T, expected: T) -> bool {
+    if got == expected {
+        return true;
+    }
+    fail(
+        cpu,
+        what,
+        format_args!("got {got:?}, expected {expected:?}"),
+    );
+    false
+}
