@@ -46,18 +46,7 @@ pub unsafe fn write_percpu_reg(base: usize) {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_symbol_vma {
-    ($sym:path) => {{
-        let vma: usize;
-        #[allow(unused_unsafe)]
-        unsafe {
-            ::core::arch::asm!(
-                "movz {0}, #:abs_g1:{1}",
-                "movk {0}, #:abs_g0_nc:{1}",
-                out(reg) vma,
-                sym $sym,
-                options(pure, nomem, nostack, preserves_flags),
-            )
-        };
-        vma
-    }};
+    ($sym:path) => {
+        $crate::__percpu_asm_usize!($sym; "movz {0}, #:abs_g1:{1}", "movk {0}, #:abs_g0_nc:{1}"; pure, nomem, nostack, preserves_flags)
+    };
 }

@@ -28,18 +28,7 @@ pub unsafe fn write_percpu_reg(base: usize) {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_symbol_vma {
-    ($sym:path) => {{
-        let vma: usize;
-        #[allow(unused_unsafe)]
-        unsafe {
-            ::core::arch::asm!(
-                "movw {0}, #:lower16:{1}",
-                "movt {0}, #:upper16:{1}",
-                out(reg) vma,
-                sym $sym,
-                options(pure, nomem, nostack, preserves_flags),
-            )
-        };
-        vma
-    }};
+    ($sym:path) => {
+        $crate::__percpu_asm_usize!($sym; "movw {0}, #:lower16:{1}", "movt {0}, #:upper16:{1}"; pure, nomem, nostack, preserves_flags)
+    };
 }

@@ -25,48 +25,30 @@ pub unsafe fn write_percpu_reg(base: usize) {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_symbol_vma {
-    ($sym:path) => {{
-        let vma: usize;
-        #[allow(unused_unsafe)]
-        unsafe {
-            ::core::arch::asm!(
-                "lu12i.w {0}, %abs_hi20({1})",
-                "ori {0}, {0}, %abs_lo12({1})",
-                out(reg) vma,
-                sym $sym,
-                options(pure, nomem, nostack, preserves_flags),
-            )
-        };
-        vma
-    }};
+    ($sym:path) => {
+        $crate::__percpu_asm_usize!($sym;
+            "lu12i.w {0}, %abs_hi20({1})", "ori {0}, {0}, %abs_lo12({1})";
+            pure, nomem, nostack, preserves_flags)
+    };
 }
 
 #[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_current_ptr {
-    ($sym:path) => {{
-        let ptr: usize;
-        #[allow(unused_unsafe)]
-        unsafe {
-            ::core::arch::asm!(
-                "lu12i.w {0}, %abs_hi20({1})",
-                "ori {0}, {0}, %abs_lo12({1})",
-                "add.d {0}, {0}, $r21",
-                out(reg) ptr,
-                sym $sym,
-                options(nomem, nostack, preserves_flags),
-            )
-        };
-        ptr
-    }};
+    ($sym:path) => {
+        $crate::__percpu_asm_usize!($sym;
+            "lu12i.w {0}, %abs_hi20({1})", "ori {0}, {0}, %abs_lo12({1})", "add.d {0}, {0}, $r21";
+            nomem, nostack, preserves_flags)
+    };
 }
 
-/// A fused access: `{o}` = the offset, then `$insn` indexed off `$r21`.
+/// The address of a fused access: `{o}` = the offset; the access then
+/// indexes `$r21` with it.
 #[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_r21_asm {
+macro_rules! __percpu_addr_asm {
     ($sym:path; $($tmpl:expr),+; $($operands:tt)*) => {
         ::core::arch::asm!(
             "lu12i.w {o}, %abs_hi20({s})",
@@ -79,97 +61,37 @@ macro_rules! __percpu_r21_asm {
     };
 }
 
+/// The instructions of `load_store.rs`'s fused accesses: indexed loads
+/// (`.bu`/`.hu` zero-extend, `.w` sign-extends) and stores; `add.d` and
+/// `sub.d` are right at every width because the store keeps the low bits.
 #[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_read {
-    ($sym:path, $T:ty) => {
-        match ::core::mem::size_of::<$T>() {
-            1 => {
-                let v: usize;
-                $crate::__percpu_r21_asm!($sym; "ldx.bu {v}, {o}, $r21";
-                    v = out(reg) v, options(nostack, preserves_flags, readonly));
-                #[allow(unused_unsafe)]
-                unsafe { ::core::hint::assert_unchecked(v <= 0xff) };
-                $crate::__priv::bits::<u8, $T>(v as u8)
-            }
-            2 => {
-                let v: usize;
-                $crate::__percpu_r21_asm!($sym; "ldx.hu {v}, {o}, $r21";
-                    v = out(reg) v, options(nostack, preserves_flags, readonly));
-                #[allow(unused_unsafe)]
-                unsafe { ::core::hint::assert_unchecked(v <= 0xffff) };
-                $crate::__priv::bits::<u16, $T>(v as u16)
-            }
-            4 => {
-                let v: isize;
-                $crate::__percpu_r21_asm!($sym; "ldx.w {v}, {o}, $r21";
-                    v = out(reg) v, options(nostack, preserves_flags, readonly));
-                #[allow(unused_unsafe)]
-                unsafe { ::core::hint::assert_unchecked(v as i32 as isize == v) };
-                $crate::__priv::bits::<u32, $T>(v as u32)
-            }
-            8 => {
-                let v: u64;
-                $crate::__percpu_r21_asm!($sym; "ldx.d {v}, {o}, $r21";
-                    v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u64, $T>(v)
-            }
-            _ => $crate::__priv::unsupported_width(),
-        }
+macro_rules! __percpu_insn {
+    (load 1) => {
+        "ldx.bu {x}, {o}, $r21"
     };
-}
-
-#[cfg(not(percpu_non_zero_vma))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_write {
-    ($sym:path, $T:ty, $val:expr) => {{
-        let val: $T = $val;
-        match ::core::mem::size_of::<$T>() {
-            1 => $crate::__percpu_r21_asm!($sym; "stx.b {v}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u8>(val), options(nostack, preserves_flags)),
-            2 => $crate::__percpu_r21_asm!($sym; "stx.h {v}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u16>(val), options(nostack, preserves_flags)),
-            4 => $crate::__percpu_r21_asm!($sym; "stx.w {v}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u32>(val), options(nostack, preserves_flags)),
-            8 => $crate::__percpu_r21_asm!($sym; "stx.d {v}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u64>(val), options(nostack, preserves_flags)),
-            _ => $crate::__priv::unsupported_width(),
-        }
-    }};
-}
-
-/// Load, operate, store through the same offset register: five
-/// instructions. `add.d`/`sub.d` keep the low bits right at every width.
-#[cfg(not(percpu_non_zero_vma))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_rmw {
-    ($op:ident, $sym:path, $T:ty, $val:expr) => {{
-        let val: $T = $val;
-        match ::core::mem::size_of::<$T>() {
-            1 => $crate::__percpu_r21_asm!($sym;
-                "ldx.bu {x}, {o}, $r21", $crate::__percpu_la_op!($op), "stx.b {x}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u8>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            2 => $crate::__percpu_r21_asm!($sym;
-                "ldx.hu {x}, {o}, $r21", $crate::__percpu_la_op!($op), "stx.h {x}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u16>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            4 => $crate::__percpu_r21_asm!($sym;
-                "ldx.wu {x}, {o}, $r21", $crate::__percpu_la_op!($op), "stx.w {x}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u32>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            8 => $crate::__percpu_r21_asm!($sym;
-                "ldx.d {x}, {o}, $r21", $crate::__percpu_la_op!($op), "stx.d {x}, {o}, $r21";
-                v = in(reg) $crate::__priv::bits::<$T, u64>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            _ => $crate::__priv::unsupported_width(),
-        }
-    }};
-}
-
-/// The LoongArch instruction of each read-modify-write operation.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_la_op {
+    (load 2) => {
+        "ldx.hu {x}, {o}, $r21"
+    };
+    (load 4) => {
+        "ldx.w {x}, {o}, $r21"
+    };
+    (load 8) => {
+        "ldx.d {x}, {o}, $r21"
+    };
+    (store 1) => {
+        "stx.b {x}, {o}, $r21"
+    };
+    (store 2) => {
+        "stx.h {x}, {o}, $r21"
+    };
+    (store 4) => {
+        "stx.w {x}, {o}, $r21"
+    };
+    (store 8) => {
+        "stx.d {x}, {o}, $r21"
+    };
     (add) => {
         "add.d {x}, {x}, {v}"
     };
@@ -185,18 +107,4 @@ macro_rules! __percpu_la_op {
     (xor) => {
         "xor {x}, {x}, {v}"
     };
-}
-
-#[cfg(not(percpu_non_zero_vma))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_xchg {
-    ($($args:tt)*) => { $crate::__percpu_ptr_xchg!($($args)*) };
-}
-
-#[cfg(not(percpu_non_zero_vma))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_cmpxchg {
-    ($($args:tt)*) => { $crate::__percpu_ptr_cmpxchg!($($args)*) };
 }

@@ -11,6 +11,16 @@
 
 mod generic;
 
+#[cfg(all(
+    percpu_fused_access,
+    any(
+        target_arch = "riscv32",
+        target_arch = "riscv64",
+        target_arch = "loongarch64"
+    )
+))]
+mod load_store;
+
 #[cfg(feature = "sp-naive")]
 mod naive;
 
@@ -67,6 +77,22 @@ pub type OpGuard = crate::__priv::NoGuard;
 /// instruction that preemption cannot split (x86_64), else no preemption.
 #[cfg(not(all(target_arch = "x86_64", not(feature = "sp-naive"))))]
 pub type OpGuard = kernel_guard::NoPreempt;
+
+/// A `usize` computed by one `asm!` block from a symbol: `{0}` is the
+/// result, `{1}` the symbol. Not `pure` unless the caller says so: a value
+/// that depends on the CPU must not be merged across a possible migration.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_asm_usize {
+    ($sym:path; $($tmpl:expr),+; $($option:ident),*) => {{
+        let value: usize;
+        #[allow(unused_unsafe)]
+        unsafe {
+            ::core::arch::asm!($($tmpl),+, out(reg) value, sym $sym, options($($option),*))
+        };
+        value
+    }};
+}
 
 /// The offset of a variable is its VMA when `.percpu` is linked at 0.
 #[cfg(all(not(percpu_non_zero_vma), not(feature = "sp-naive")))]

@@ -74,19 +74,9 @@ unsafe fn set_gs_base(base: usize) {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_symbol_vma {
-    ($sym:path) => {{
-        let vma: usize;
-        #[allow(unused_unsafe)]
-        unsafe {
-            ::core::arch::asm!(
-                "mov {0:e}, offset {1}",
-                out(reg) vma,
-                sym $sym,
-                options(pure, nomem, nostack, preserves_flags),
-            )
-        };
-        vma
-    }};
+    ($sym:path) => {
+        $crate::__percpu_asm_usize!($sym; "mov {0:e}, offset {1}"; pure, nomem, nostack, preserves_flags)
+    };
 }
 
 /// `SELF_PTR` then the offset in one `lea`: two instructions.
