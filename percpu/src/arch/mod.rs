@@ -104,8 +104,9 @@ macro_rules! __percpu_offset {
     };
 }
 
-/// Not at VMA 0, a symbol's VMA is its address, as the compiler reaches it.
-#[cfg(all(percpu_non_zero_vma, not(feature = "sp-naive")))]
+/// Not at VMA 0 (or with no `.percpu` at all, `sp-naive`), a symbol's VMA
+/// is its address, as the compiler reaches it.
+#[cfg(any(percpu_non_zero_vma, feature = "sp-naive"))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_symbol_vma {

@@ -1,15 +1,7 @@
 //! `sp-naive`: a per-CPU static is a plain global; its "offset" is its
 //! address, so that `percpu_area_base(0) + offset` (0 + address) holds.
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_symbol_vma {
-    ($sym:path) => {{
-        #[allow(unused_unsafe)]
-        let addr = unsafe { ::core::ptr::addr_of!($sym) } as usize;
-        addr
-    }};
-}
+// `__percpu_symbol_vma!` is the address, as with `non-zero-vma` (mod.rs).
 
 #[doc(hidden)]
 #[macro_export]
