@@ -1,7 +1,8 @@
 //! What the code that `#[def_percpu]` generates calls. Not public API.
 
 pub use crate::arch::OpGuard;
-pub use kernel_guard::{NoPreempt, NoPreemptIrqSave};
+pub use crate::guard::NoPreempt;
+pub use kernel_guard::NoPreemptIrqSave;
 
 #[cfg(all(target_arch = "x86_64", not(feature = "sp-naive")))]
 pub use crate::arch::__PERCPU_SELF_PTR;

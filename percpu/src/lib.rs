@@ -50,6 +50,7 @@ extern crate self as percpu;
 pub mod __priv;
 mod arch;
 mod current_ref;
+mod guard;
 mod init_error;
 mod primitive;
 

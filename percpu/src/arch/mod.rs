@@ -76,7 +76,7 @@ pub type OpGuard = crate::__priv::NoGuard;
 /// The guard of the primitive operations: none where they are a single
 /// instruction that preemption cannot split (x86_64), else no preemption.
 #[cfg(not(all(target_arch = "x86_64", not(feature = "sp-naive"))))]
-pub type OpGuard = kernel_guard::NoPreempt;
+pub type OpGuard = crate::guard::NoPreempt;
 
 /// A `usize` computed by one `asm!` block from a symbol: `{0}` is the
 /// result, `{1}` the symbol. Not `pure` unless the caller says so: a value

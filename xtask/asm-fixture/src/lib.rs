@@ -156,11 +156,23 @@ mod guard {
     #[crate_interface::impl_interface]
     impl KernelGuardIf for Guard {
         fn disable_preempt() {
-            PREEMPT_DISABLED.fetch_add(1, Ordering::Relaxed);
+            preempt_off();
         }
 
         fn enable_preempt() {
-            PREEMPT_DISABLED.fetch_sub(1, Ordering::Relaxed);
+            preempt_on();
         }
+    }
+
+    // Out of line, as a kernel's scheduler is: what is measured is the call,
+    // not the body of this stand-in, which would otherwise be inlined here.
+    #[inline(never)]
+    fn preempt_off() {
+        PREEMPT_DISABLED.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline(never)]
+    fn preempt_on() {
+        PREEMPT_DISABLED.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -244,12 +244,17 @@ pub fn count(isa: Isa, insns: &[Insn]) -> Count {
         }
         roles[i] = Role::Frame;
     }
-    // Each epilogue: frame instructions just before a return.
+    // Each epilogue: frame instructions just before a return, or before a
+    // tail call, which leaves the function as a return does.
     for r in 0..insns.len() {
-        if roles[r] != Role::Return {
+        let end = if roles[r] == Role::Return {
+            r
+        } else if let Some(start) = tail_call_start(isa, insns, r) {
+            start
+        } else {
             continue;
-        }
-        for i in (0..r).rev() {
+        };
+        for i in (0..end).rev() {
             if roles[i] != Role::Counted || !is_frame(isa, &insns[i]) {
                 break;
             }
@@ -266,12 +271,14 @@ pub fn count(isa: Isa, insns: &[Insn]) -> Count {
         if is_call(isa, insn) {
             calls += 1;
         } else if is_branch(isa, insn) {
-            // A jump with a relocation leaves the function: a tail call.
-            if insn.reloc.is_some() {
-                calls += 1;
-            } else {
-                branches += 1;
-            }
+            branches += 1;
+        }
+    }
+    // A tail call is a call, not a branch within the function.
+    for t in 0..insns.len() {
+        if roles[t] == Role::Counted && tail_call_start(isa, insns, t).is_some() {
+            calls += 1;
+            branches -= 1;
         }
     }
     Count {
@@ -280,6 +287,22 @@ pub fn count(isa: Isa, insns: &[Insn]) -> Count {
         calls,
         branches,
     }
+}
+
+/// Where the tail call that jumps at `t` starts: the jump itself when it
+/// carries the relocation (`jmp sym`, `b sym`), or the `auipc`/`pcaddu18i`
+/// before a register jump that does (RISC-V's and LoongArch's far form).
+fn tail_call_start(isa: Isa, insns: &[Insn], t: usize) -> Option<usize> {
+    let insn = &insns[t];
+    if !is_branch(isa, insn) || is_call(isa, insn) {
+        return None;
+    }
+    if insn.reloc.is_some() {
+        return Some(t);
+    }
+    let prev = insns.get(t.checked_sub(1)?)?;
+    let far = matches!(prev.mnemonic.as_str(), "auipc" | "pcaddu18i");
+    (matches!(isa, Isa::Riscv | Isa::Loongarch64) && far && prev.reloc.is_some()).then_some(t - 1)
 }
 
 fn operand_list(insn: &Insn) -> Vec<&str> {
@@ -659,6 +682,29 @@ Disassembly of section .text.g:
         let c = count(Isa::Aarch64, &insns(Isa::Aarch64, body));
         assert_eq!(c.counted, 1);
         assert_eq!(c.roles[1], Role::Counted);
+    }
+
+    #[test]
+    fn the_frame_teardown_before_a_tail_call_is_an_epilogue() {
+        // RISC-V's far tail call: the relocation sits on the `auipc`.
+        let listing = "\
+  0:\taddi\tsp, sp, -0x10
+  2:\tsd\tra, 0x8(sp)
+  4:\tsd\ts0, 0x0(sp)
+  6:\tmv\ts0, a0
+  8:\tlui\ta0, 0x0
+  c:\tsd\ts0, 0x0(a0)
+ 10:\tld\tra, 0x8(sp)
+ 12:\tld\ts0, 0x0(sp)
+ 14:\taddi\tsp, sp, 0x10
+ 16:\tauipc\tt1, 0x0
+\t\t0000000000000016:  R_RISCV_CALL_PLT\tpreempt_on
+ 1a:\tjr\tt1
+";
+        let c = count(Isa::Riscv, &insns(Isa::Riscv, listing));
+        // mv, lui, sd, and the two instructions of the tail call.
+        assert_eq!(c.counted, 5, "{:?}", c.roles);
+        assert_eq!((c.calls, c.branches), (1, 0));
     }
 
     #[test]
