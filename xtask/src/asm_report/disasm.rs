@@ -275,8 +275,8 @@ pub fn count(isa: Isa, insns: &[Insn]) -> Count {
         }
     }
     // A tail call is a call, not a branch within the function.
-    for t in 0..insns.len() {
-        if roles[t] == Role::Counted && tail_call_start(isa, insns, t).is_some() {
+    for (t, role) in roles.iter().enumerate() {
+        if *role == Role::Counted && tail_call_start(isa, insns, t).is_some() {
             calls += 1;
             branches -= 1;
         }
