@@ -205,7 +205,9 @@ fn init_areas(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
             let area = base.add(cpu * stride);
             if !core::ptr::eq(area, template) {
                 core::ptr::copy_nonoverlapping(template, area, size);
-                core::ptr::write_bytes(area.add(size), 0, stride - size);
+                if stride > size {
+                    core::ptr::write_bytes(area.add(size), 0, stride - size);
+                }
             }
         }
     }
