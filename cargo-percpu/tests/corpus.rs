@@ -27,8 +27,9 @@ fn corpus_inputs_never_panic() {
     let (mut reports, mut errors) = (0, 0);
     for path in &entries {
         let data = std::fs::read(path).unwrap();
-        let first = inspect_bytes(&data, "corpus", &opts);
-        let second = inspect_bytes(&data, "corpus", &opts);
+        let shown = path.display().to_string();
+        let first = inspect_bytes(&data, &shown, &opts);
+        let second = inspect_bytes(&data, &shown, &opts);
         assert_eq!(first, second, "{}: not deterministic", path.display());
         match first {
             Ok(report) => {
