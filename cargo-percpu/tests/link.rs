@@ -279,6 +279,10 @@ fn a_fragment_in_a_hand_written_script() {
     assert!(report.passed(), "{:#?}", report.checks);
     assert_eq!(report.template.stride, 256);
     assert_eq!(report.section.as_ref().unwrap().mem_size, 512);
+    // The template is padded to the alignment, so the runtime's stride (the
+    // template rounded up to 64 bytes) is the script's 256 as well.
+    assert!(report.template.size > 0);
+    assert_eq!(report.template.size % 256, 0, "{:?}", report.template);
 }
 
 #[test]
