@@ -86,6 +86,10 @@ pub fn run(args: &[String]) -> Result<()> {
     step("QEMU matrix (cargo xtask test-all-arches)", || {
         crate::test_all_arches::run(&[])
     })?;
+    step(
+        "inspect against goblin on the built ELFs",
+        crosscheck_built_elfs,
+    )?;
     eprintln!("\nci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -199,4 +203,42 @@ fn cross_builds() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `cargo percpu inspect` and goblin, an independent parser, must agree on
+/// every real binary the workspace built: the QEMU kernels (the last
+/// configuration of each target) and percpu's host test binaries.
+fn crosscheck_built_elfs() -> Result<()> {
+    let target = toolchain::target_root();
+    let mut elfs = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(target.join("test-kernel")) {
+        for entry in entries.flatten() {
+            let kernel = entry.path().join("release").join("percpu-test-kernel");
+            if kernel.is_file() {
+                elfs.push(kernel);
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(target.join("debug").join("deps")) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let host_test = ["access-", "init-", "threads-"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            if host_test && path.extension().is_none() && path.is_file() {
+                elfs.push(path);
+            }
+        }
+    }
+    if elfs.len() < 7 {
+        anyhow::bail!("expected the six QEMU kernels and the host tests, found {elfs:?}");
+    }
+    let joined = std::env::join_paths(&elfs)?;
+    eprintln!("cross-checking {} ELF files", elfs.len());
+    toolchain::run(
+        cargo()
+            .args(["test", "-p", "cargo-percpu", "--test", "link", "extra_elfs"])
+            .env("PERCPU_CROSSCHECK_ELFS", joined),
+    )
 }

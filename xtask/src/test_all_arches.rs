@@ -312,9 +312,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let kernel_dir = root.join("xtask").join("test-kernel");
     // Honour CARGO_TARGET_DIR like cargo does, so that parallel checkouts or
     // CI caches keep their builds apart.
-    let target_root = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target_root = toolchain::target_root();
     let target_dir = target_root.join("test-kernel");
     let inspector = build_inspector(&root, &target_root)?;
 

@@ -13,6 +13,16 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set, as cargo does,
+/// else the workspace's `target/`.
+pub fn target_root() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    // Absolute, so that paths handed to other processes survive a `cd`.
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
 /// Runs `cmd`, echoing it first, and fails unless it exits with status 0.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {}", display(cmd));
