@@ -317,4 +317,17 @@ fn no_mangle_reaches_the_storage_symbol() {
     let template = core::ptr::addr_of!(__PERCPU_EXPORTED) as usize;
     assert_eq!(template, EXPORTED.symbol_vma());
     assert_eq!(EXPORTED.read_current(), 0x5eed);
+    // The 0.4-era macro agrees, on a variable and on a linker symbol.
+    assert_eq!(
+        percpu_macros::percpu_symbol_vma!(__PERCPU_EXPORTED),
+        EXPORTED.symbol_vma()
+    );
+    #[cfg(not(feature = "sp-naive"))]
+    {
+        extern "C" {
+            static _percpu_load_start: u8;
+        }
+        let start = percpu_macros::percpu_symbol_vma!(_percpu_load_start);
+        assert_eq!(EXPORTED.symbol_vma() - start, EXPORTED.offset());
+    }
 }

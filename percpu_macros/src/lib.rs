@@ -36,3 +36,17 @@ pub fn def_percpu(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(err) => err.to_compile_error().into(),
     }
 }
+
+/// The link-time address (VMA) of a symbol in `.percpu`, as a `usize`:
+/// `percpu_symbol_vma!(_percpu_load_start)`.
+///
+/// Kept for kernels written against `percpu` 0.4, which exported it from
+/// here. It never turns the symbol into a Rust reference, which the compiler
+/// would assume non-null (`_percpu_load_start` is 0).
+#[proc_macro]
+pub fn percpu_symbol_vma(item: TokenStream) -> TokenStream {
+    match syn::parse::<syn::Path>(item) {
+        Ok(path) => quote::quote! { ::percpu::__percpu_symbol_vma!(#path) }.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
