@@ -8,6 +8,15 @@ use std::sync::{Mutex, MutexGuard, Once};
 /// Areas the user-space linker script reserves (build.rs renders it).
 pub const CPUS: usize = if cfg!(feature = "sp-naive") { 1 } else { 4 };
 
+/// CPU `wanted`, or the last one when there are fewer (`sp-naive` has one).
+pub fn cpu_or_last(wanted: usize) -> usize {
+    if wanted < CPUS {
+        wanted
+    } else {
+        CPUS - 1
+    }
+}
+
 static INIT: Once = Once::new();
 static SERIAL: Mutex<()> = Mutex::new(());
 
