@@ -8,9 +8,6 @@
 use core::arch::{asm, global_asm};
 
 const UART_BASE: usize = 0x0900_0000;
-const UART_DR: usize = 0x00;
-const UART_FR: usize = 0x18;
-const UART_FR_TXFF: u32 = 1 << 5;
 
 /// PSCI 0.2 `CPU_ON`, SMC64 calling convention.
 const PSCI_CPU_ON_64: u64 = 0xC400_0003;
@@ -116,16 +113,9 @@ extern "C" fn exception(kind: usize) -> ! {
     exit(4)
 }
 
-/// Writes one byte to the PL011 UART, waiting while its FIFO is full.
+/// Writes one byte to the PL011 UART.
 pub fn putchar(byte: u8) {
-    let base = UART_BASE as *mut u32;
-    // SAFETY: the PL011 registers of QEMU `virt`, identity-mapped (MMU off).
-    unsafe {
-        while base.byte_add(UART_FR).read_volatile() & UART_FR_TXFF != 0 {
-            core::hint::spin_loop();
-        }
-        base.byte_add(UART_DR).write_volatile(u32::from(byte));
-    }
+    super::uart::pl011_putchar(UART_BASE, byte);
 }
 
 fn current_el() -> u64 {

@@ -11,8 +11,6 @@ use core::arch::{asm, global_asm};
 
 /// ns16550 on `virt`, byte registers (reg-shift 0).
 const UART: usize = 0x1fe0_01e0;
-const UART_LSR: usize = UART + 5;
-const LSR_THRE: u8 = 1 << 5;
 
 /// ACPI GED sleep control: SLP_EN | SLP_TYP(5) powers the machine off.
 const GED_SLEEP_CTL: usize = 0x100e_001c;
@@ -30,31 +28,16 @@ const IOCSR_MAIL_SEND: usize = 0x1048;
 
 /// Polled write of one byte to the UART.
 pub fn putchar(byte: u8) {
-    // SAFETY: direct-address mode: the UART's physical address is usable.
-    unsafe {
-        while core::ptr::read_volatile(UART_LSR as *const u8) & LSR_THRE == 0 {
-            core::hint::spin_loop();
-        }
-        core::ptr::write_volatile(UART as *mut u8, byte);
-    }
+    super::uart::ns16550_putchar(UART, byte);
 }
 
 /// QEMU's fw_cfg on `virt`: a big-endian selector and a byte-wide data port.
 const FW_CFG_DATA: usize = 0x1e02_0000;
 const FW_CFG_SELECTOR: usize = 0x1e02_0008;
-/// The fw_cfg item holding the number of CPUs (`-smp`), little-endian u16.
-const FW_CFG_NB_CPUS: u16 = 0x05;
 
 /// How many CPUs QEMU created, from fw_cfg.
 fn present_cpus() -> usize {
-    // SAFETY: fw_cfg MMIO at its physical address; only the boot CPU
-    // calls this, one CPU at a time.
-    unsafe {
-        core::ptr::write_volatile(FW_CFG_SELECTOR as *mut u16, FW_CFG_NB_CPUS.to_be());
-        let low = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
-        let high = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
-        usize::from(u16::from_le_bytes([low, high]))
-    }
+    super::fw_cfg::cpu_count(FW_CFG_SELECTOR, FW_CFG_DATA)
 }
 
 /// Releases logical CPU `cpu_id` (= its CPUID) from the park loop.

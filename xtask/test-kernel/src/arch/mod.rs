@@ -9,6 +9,12 @@
 //!   that it runs [`crate::secondary_main`] on its `BOOT_STACKS` slot;
 //! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`.
 
+#[cfg(not(target_arch = "x86_64"))]
+mod uart;
+
+#[cfg(any(target_arch = "riscv32", target_arch = "loongarch64"))]
+mod fw_cfg;
+
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]

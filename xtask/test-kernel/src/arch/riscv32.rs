@@ -26,19 +26,10 @@ static MAILBOX: [AtomicUsize; crate::MAX_CPUS] = [const { AtomicUsize::new(0) };
 /// QEMU's fw_cfg on `virt`: a big-endian selector and a byte-wide data port.
 const FW_CFG_DATA: usize = 0x1010_0000;
 const FW_CFG_SELECTOR: usize = 0x1010_0008;
-/// The fw_cfg item holding the number of CPUs (`-smp`), little-endian u16.
-const FW_CFG_NB_CPUS: u16 = 0x05;
 
 /// How many harts QEMU created, from fw_cfg.
 fn present_harts() -> usize {
-    // SAFETY: fw_cfg MMIO at its physical address; only the boot hart
-    // calls this, one hart at a time.
-    unsafe {
-        core::ptr::write_volatile(FW_CFG_SELECTOR as *mut u16, FW_CFG_NB_CPUS.to_be());
-        let low = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
-        let high = core::ptr::read_volatile(FW_CFG_DATA as *const u8);
-        usize::from(u16::from_le_bytes([low, high]))
-    }
+    super::fw_cfg::cpu_count(FW_CFG_SELECTOR, FW_CFG_DATA)
 }
 
 /// Releases parked hart `cpu_id` (logical and hardware ids coincide here).

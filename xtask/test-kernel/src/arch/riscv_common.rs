@@ -1,11 +1,8 @@
 //! What the QEMU `virt` machine offers both RISC-V widths: the ns16550 UART
 //! and the `sifive_test` finisher.
 
-/// The ns16550's registers are bytes at consecutive addresses (reg-shift 0).
+/// The ns16550 (registers are bytes at consecutive addresses).
 const UART: usize = 0x1000_0000;
-/// Line status register; bit 5 = the transmit holding register is empty.
-const UART_LSR: usize = UART + 5;
-const LSR_THRE: u8 = 1 << 5;
 
 /// QEMU's `sifive_test` device: writing `0x5555` exits with status 0,
 /// `0x3333 | code << 16` exits with status `code`.
@@ -15,13 +12,7 @@ const FINISHER_FAIL: u32 = 0x3333;
 
 /// Polled write of one byte to the UART.
 pub fn putchar(byte: u8) {
-    // SAFETY: the UART is identity-mapped MMIO on `virt` (no paging is on).
-    unsafe {
-        while core::ptr::read_volatile(UART_LSR as *const u8) & LSR_THRE == 0 {
-            core::hint::spin_loop();
-        }
-        core::ptr::write_volatile(UART as *mut u8, byte);
-    }
+    crate::arch::uart::ns16550_putchar(UART, byte);
 }
 
 /// Exits QEMU through `sifive_test`: status 0 iff `code == 0`.
