@@ -98,28 +98,9 @@ _start:
 8:  wfi
     j       8b
 
-3:  /* a1 = logical CPU id. sp = BOOT_STACKS + (a1 + 1) * STACK_SIZE. */
-    lla     sp, {stacks}
-    li      t0, {stack_size}
-    mv      t1, a1
-4:  add     sp, sp, t0
-    beqz    t1, 5f
-    addi    t1, t1, -1
-    j       4b
-5:  mv      a0, a1
-    bnez    a0, 6f
-    call    {boot_main}
-6:  call    {secondary_main}
-
-    /* Trap entry (mtvec direct mode needs 4-byte alignment). */
-    .balign 4
-9:  csrr    a0, mcause
-    csrr    a1, mepc
-    csrr    a2, mtval
-    andi    sp, sp, -16
-    call    {trap}
-    .popsection
+3:  /* a1 = logical CPU id. */
 "#,
+    common::enter_rust!("m"),
     max_cpus = const crate::MAX_CPUS,
     mailbox = sym MAILBOX,
     clint_msip = const CLINT_MSIP,

@@ -108,29 +108,8 @@ _secondary_start:
 3:  /* a1 = logical CPU id. The target is hard-float: sstatus.FS = Initial. */
     li      t0, 1 << 13
     csrs    sstatus, t0
-    /* sp = top of BOOT_STACKS slot a1 = base + (a1 + 1) * STACK_SIZE,
-       by repeated addition so that no M-extension instruction is needed. */
-    lla     sp, {stacks}
-    li      t0, {stack_size}
-    mv      t1, a1
-4:  add     sp, sp, t0
-    beqz    t1, 5f
-    addi    t1, t1, -1
-    j       4b
-5:  mv      a0, a1
-    bnez    a0, 6f
-    call    {boot_main}
-6:  call    {secondary_main}
-
-    /* Trap entry (stvec needs 4-byte alignment). */
-    .balign 4
-9:  csrr    a0, scause
-    csrr    a1, sepc
-    csrr    a2, stval
-    andi    sp, sp, -16
-    call    {trap}
-    .popsection
 "#,
+    common::enter_rust!("s"),
     boot_hart = sym BOOT_HART,
     stacks = sym crate::BOOT_STACKS,
     stack_size = const crate::STACK_SIZE,

@@ -54,3 +54,41 @@ fn put_hex(value: usize) {
         putchar(b"0123456789abcdef"[nibble]);
     }
 }
+
+/// The end of both boot paths, as `global_asm!` text: with `a1` = logical
+/// CPU id, point `sp` at the top of its `BOOT_STACKS` slot (by repeated
+/// addition, so no M-extension instruction is needed) and enter Rust; then
+/// the trap entry at local label 9, which reads the `$mode`-level (`m` or
+/// `s`) cause, epc and tval CSRs. Closes the section the caller opened.
+macro_rules! enter_rust {
+    ($mode:literal) => {
+        concat!(
+            "    lla     sp, {stacks}\n",
+            "    li      t0, {stack_size}\n",
+            "    mv      t1, a1\n",
+            "4:  add     sp, sp, t0\n",
+            "    beqz    t1, 5f\n",
+            "    addi    t1, t1, -1\n",
+            "    j       4b\n",
+            "5:  mv      a0, a1\n",
+            "    bnez    a0, 6f\n",
+            "    call    {boot_main}\n",
+            "6:  call    {secondary_main}\n",
+            // The trap vector's direct mode needs 4-byte alignment.
+            "    .balign 4\n",
+            "9:  csrr    a0, ",
+            $mode,
+            "cause\n",
+            "    csrr    a1, ",
+            $mode,
+            "epc\n",
+            "    csrr    a2, ",
+            $mode,
+            "tval\n",
+            "    andi    sp, sp, -16\n",
+            "    call    {trap}\n",
+            "    .popsection\n",
+        )
+    };
+}
+pub(crate) use enter_rust;
