@@ -1,13 +1,17 @@
 //! The per-CPU register and the instruction sequences, one file per
 //! architecture.
 //!
-//! Each architecture file provides `read_percpu_reg`, `write_percpu_reg`,
-//! and the exported macros `__percpu_offset!`, `__percpu_symbol_vma!` and
-//! `__percpu_current_ptr!`; targets with `percpu_fused_access` (set by
-//! build.rs) also provide `__percpu_read!`, `__percpu_write!`,
-//! `__percpu_rmw!`, `__percpu_xchg!` and `__percpu_cmpxchg!`, which the
-//! others take from `generic.rs`. The macros expand in the user's crate,
-//! naming its storage symbol, so the symbol can sit inside the instruction.
+//! Each architecture file provides `read_percpu_reg`, `write_percpu_reg`
+//! and `__percpu_symbol_vma!` (`__percpu_current_ptr!` too where it beats
+//! register + offset). The accesses (`__percpu_read!`, `__percpu_write!`,
+//! `__percpu_rmw!`, `__percpu_xchg!`, `__percpu_cmpxchg!`) come from one
+//! place per family: `x86_64.rs` (`gs:`-relative, one instruction),
+//! `load_store.rs` for RISC-V and LoongArch (one `asm!` block with the
+//! architecture's `__percpu_addr_asm!` and `__percpu_insn!`), and
+//! `generic.rs` (through a pointer) for the rest, `non-zero-vma` and
+//! `sp-naive`; build.rs says which with the `percpu_fused_access` cfg. The
+//! macros expand in the user's crate, naming its storage symbol, so the
+//! symbol can sit inside the instruction.
 
 mod generic;
 
