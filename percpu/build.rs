@@ -2,8 +2,7 @@
 //! script that `cargo percpu ldscript --linux-user` renders: it inserts
 //! `.percpu` after `.bss`, at a non-zero VMA, with 4 areas reserved.
 
-use cargo_percpu::ldscript::{render, Arch, Kind, Options};
-use std::path::PathBuf;
+use cargo_percpu::ldscript::{write_script, Arch, Kind, Options};
 
 /// Areas the host tests reserve: one per test thread.
 const HOST_TEST_CPUS: usize = 4;
@@ -34,11 +33,8 @@ fn main() {
     if target_os != "linux" || target_arch != "x86_64" || sp_naive {
         return;
     }
-    let script = render(Kind::LinuxUser, &Options::new(Arch::X86_64, HOST_TEST_CPUS))
-        .expect("the user-space linker script renders");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let path = out.join("percpu-linux-user.ld");
-    std::fs::write(&path, script).expect("OUT_DIR is writable");
+    let path = write_script(Kind::LinuxUser, &Options::new(Arch::X86_64, HOST_TEST_CPUS))
+        .expect("the user-space linker script renders into OUT_DIR");
     // `-T` with an `INSERT` script augments the default script instead of
     // replacing it. Tests and benches only: users link their own kernels.
     for kind in ["tests", "benches"] {

@@ -1,10 +1,8 @@
 //! Renders the kernel's linker script with `cargo percpu ldscript --full`'s
 //! renderer (dogfooding: if the rendered script is wrong, the kernel fails).
 
-use cargo_percpu::ldscript::{self, Arch, Kind, Options};
+use cargo_percpu::ldscript::{write_script, Arch, Kind, Options};
 use std::env;
-use std::fs;
-use std::path::PathBuf;
 
 fn main() {
     let target = env::var("TARGET").unwrap_or_default();
@@ -17,11 +15,9 @@ fn main() {
     } else {
         4
     };
-    let script = ldscript::render(Kind::Full, &Options::new(arch, cpus))
+    let script = write_script(Kind::Full, &Options::new(arch, cpus))
         .unwrap_or_else(|err| panic!("cannot render the linker script: {err:?}"));
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("kernel.ld");
-    fs::write(&out, script).expect("cannot write the linker script");
-    println!("cargo:rustc-link-arg=-T{}", out.display());
+    println!("cargo:rustc-link-arg=-T{}", script.display());
     println!("cargo:rerun-if-changed=build.rs");
     // Fault injection for testing the test (see `injected` in main.rs).
     println!("cargo:rerun-if-env-changed=PERCPU_TEST_KERNEL_INJECT");
