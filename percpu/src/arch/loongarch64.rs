@@ -1,7 +1,8 @@
 //! LoongArch64: the per-CPU register is `$r21`, which the ABI reserves for
 //! exactly this. An access is `lu12i.w` + `ori` for the offset and an
 //! indexed load or store (`ldx`/`stx`) off `$r21`: three instructions.
-//! `lu12i.w` sign-extends, so offsets reach 2 GiB; the linker rejects more.
+//! `lu12i.w` sign-extends, so offsets reach 2 GiB; the rendered linker
+//! script asserts that limit.
 
 use core::arch::asm;
 
