@@ -24,7 +24,25 @@ const TARGETS: &[(&str, Arch)] = &[
     ("armv7a-none-eabi", Arch::Arm),
 ];
 
-const KERNEL: &str = r#"
+/// The entry point and panic handler every test kernel ends with.
+macro_rules! boot_code {
+    () => {
+        r#"
+#[no_mangle]
+#[link_section = ".text.boot"]
+pub extern "C" fn _start() -> ! {
+    loop {}
+}
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+"#
+    };
+}
+
+const KERNEL: &str = concat!(
+    r#"
 #![no_std]
 #![no_main]
 #![allow(static_mut_refs, dead_code)]
@@ -43,30 +61,11 @@ pub mod sched {
     pub static mut __PERCPU_CURRENT_TASK: usize = 0;
 }
 EXTRA
-#[no_mangle]
-#[link_section = ".text.boot"]
-pub extern "C" fn _start() -> ! {
-    loop {}
-}
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {}
-}
-"#;
+"#,
+    boot_code!()
+);
 
-const EMPTY_KERNEL: &str = r#"
-#![no_std]
-#![no_main]
-#[no_mangle]
-#[link_section = ".text.boot"]
-pub extern "C" fn _start() -> ! {
-    loop {}
-}
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {}
-}
-"#;
+const EMPTY_KERNEL: &str = concat!("#![no_std]\n#![no_main]\n", boot_code!());
 
 fn rustc() -> String {
     std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string())
