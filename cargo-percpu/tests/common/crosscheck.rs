@@ -79,7 +79,7 @@ pub fn goblin_agrees(data: &[u8], report: &Report) {
     );
 
     // Every data symbol of .percpu, by goblin's walk.
-    let mut expected: Vec<(String, u64, u64)> = elf
+    let expected: Vec<(String, u64, u64)> = elf
         .syms
         .iter()
         .filter(|s| {
@@ -104,6 +104,11 @@ pub fn goblin_agrees(data: &[u8], report: &Report) {
             Some((name.to_string(), s.st_value.wrapping_sub(start), s.st_size))
         })
         .collect();
+    same_variables(what, report, expected);
+}
+
+/// The report's variables are exactly `expected` (symbol, offset, size).
+fn same_variables(what: &str, report: &Report, mut expected: Vec<(String, u64, u64)>) {
     let mut got: Vec<(String, u64, u64)> = report
         .variables
         .iter()
@@ -148,7 +153,7 @@ fn relocatable_agrees(elf: &Elf, report: &Report) {
     assert_eq!(section.file_size, file_size, "{what}: file size");
     assert_eq!(section.nobits, all_nobits, "{what}: nobits");
     assert_eq!(section.align, align, "{what}: align");
-    let mut expected: Vec<(String, u64, u64)> = elf
+    let expected: Vec<(String, u64, u64)> = elf
         .syms
         .iter()
         .filter(|s| bases.contains_key(&s.st_shndx) && is_data(s))
@@ -160,12 +165,5 @@ fn relocatable_agrees(elf: &Elf, report: &Report) {
             Some((name.to_string(), bases[&s.st_shndx] + s.st_value, s.st_size))
         })
         .collect();
-    let mut got: Vec<(String, u64, u64)> = report
-        .variables
-        .iter()
-        .map(|v| (v.symbol.clone(), v.offset, v.size))
-        .collect();
-    expected.sort();
-    got.sort();
-    assert_eq!(got, expected, "{what}: variables");
+    same_variables(what, report, expected);
 }
