@@ -21,12 +21,23 @@ extern "C" {
 
 /// Serialises `init*`; readers of the area state wait while it is held.
 static INIT_LOCK: AtomicBool = AtomicBool::new(false);
-/// Base of area 0 once initialised, else 0.
-static AREA_BASE: AtomicUsize = AtomicUsize::new(0);
-/// Number of initialised areas.
-static AREA_NUM: AtomicUsize = AtomicUsize::new(0);
-/// Distance between areas, cached for the remote-access path.
-static AREA_STRIDE: AtomicUsize = AtomicUsize::new(0);
+/// Where the initialised areas are. One struct, so that the remote-access
+/// path forms one address for `base` and `stride` (a load pair on AArch64).
+#[repr(C)]
+struct Areas {
+    /// Base of area 0 once initialised, else 0.
+    base: AtomicUsize,
+    /// Distance between areas.
+    stride: AtomicUsize,
+    /// Number of initialised areas.
+    num: AtomicUsize,
+}
+
+static AREAS: Areas = Areas {
+    base: AtomicUsize::new(0),
+    stride: AtomicUsize::new(0),
+    num: AtomicUsize::new(0),
+};
 
 #[inline(always)]
 const fn align_up(value: usize, align: usize) -> Option<usize> {
@@ -60,7 +71,7 @@ pub fn percpu_area_size() -> usize {
 /// reserves in `.percpu`.
 pub fn percpu_area_num() -> usize {
     wait_for_init();
-    match AREA_NUM.load(Ordering::Acquire) {
+    match AREAS.num.load(Ordering::Acquire) {
         0 => reserved_areas(),
         n => n,
     }
@@ -90,17 +101,17 @@ pub fn percpu_area_layout_expected(cpu_count: usize) -> Layout {
 /// initialising them right now.
 pub fn percpu_area_base(cpu_id: usize) -> usize {
     wait_for_init();
-    let base = AREA_BASE.load(Ordering::Acquire);
+    let base = AREAS.base.load(Ordering::Acquire);
     assert!(
         base != 0,
         "per-CPU areas are not initialised: call percpu::init_in_place() or percpu::init() first"
     );
     debug_assert!(
-        cpu_id < AREA_NUM.load(Ordering::Relaxed),
+        cpu_id < AREAS.num.load(Ordering::Relaxed),
         "cpu_id {cpu_id} is out of range: {} per-CPU areas are initialised",
-        AREA_NUM.load(Ordering::Relaxed)
+        AREAS.num.load(Ordering::Relaxed)
     );
-    base + cpu_id * AREA_STRIDE.load(Ordering::Relaxed)
+    base + cpu_id * AREAS.stride.load(Ordering::Relaxed)
 }
 
 /// The remote-access path: no waiting, a range check in debug builds only.
@@ -108,12 +119,12 @@ pub fn percpu_area_base(cpu_id: usize) -> usize {
 #[inline(always)]
 pub fn remote_area_base(cpu_id: usize) -> usize {
     if cfg!(debug_assertions) {
-        let num = AREA_NUM.load(Ordering::Relaxed);
+        let num = AREAS.num.load(Ordering::Relaxed);
         if cpu_id >= num {
             remote_out_of_range(cpu_id, num);
         }
     }
-    AREA_BASE.load(Ordering::Relaxed) + cpu_id * AREA_STRIDE.load(Ordering::Relaxed)
+    AREAS.base.load(Ordering::Relaxed) + cpu_id * AREAS.stride.load(Ordering::Relaxed)
 }
 
 #[cold]
@@ -211,9 +222,9 @@ fn init_areas(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
             }
         }
     }
-    AREA_STRIDE.store(stride, Ordering::Relaxed);
-    AREA_NUM.store(cpu_count, Ordering::Relaxed);
-    AREA_BASE.store(base as usize, Ordering::Relaxed);
+    AREAS.stride.store(stride, Ordering::Relaxed);
+    AREAS.num.store(cpu_count, Ordering::Relaxed);
+    AREAS.base.store(base as usize, Ordering::Relaxed);
     INIT_LOCK.store(false, Ordering::Release);
     Ok(cpu_count)
 }
