@@ -78,7 +78,9 @@ pub fn percpu_area_num() -> usize {
 }
 
 fn reserved_areas() -> usize {
-    let reserved = core::ptr::addr_of!(_percpu_end) as usize - template_addr();
+    // Saturating: a hand-written script with `_percpu_end` before the start
+    // reserves nothing, which `init_in_place` reports.
+    let reserved = (core::ptr::addr_of!(_percpu_end) as usize).saturating_sub(template_addr());
     reserved / percpu_area_size()
 }
 
