@@ -157,8 +157,19 @@ fn initial_bytes(data: &[u8], report: &Report, name: &str, len: usize) -> Vec<u8
     data[at..at + len].to_vec()
 }
 
+/// The variables of `KERNEL`, as `inspect` names them.
+const KERNEL_VARIABLES: [&str; 4] = [
+    "linktest::BUFFER",
+    "linktest::COUNTER",
+    "linktest::FLAG",
+    "linktest::sched::CURRENT_TASK",
+];
+
+/// The report's variable names, sorted.
 fn names(report: &Report) -> Vec<&str> {
-    report.variables.iter().map(|v| v.name.as_str()).collect()
+    let mut names: Vec<&str> = report.variables.iter().map(|v| v.name.as_str()).collect();
+    names.sort_unstable();
+    names
 }
 
 #[test]
@@ -181,18 +192,7 @@ fn kernels_link_and_inspect_clean_on_every_installed_target() {
                 .unwrap_or_else(|e| panic!("{target} {variant}: {e}"));
             let (data, report) = inspect(&elf, 4);
             assert!(report.passed(), "{target} {variant}: {:#?}", report.checks);
-            let mut got = names(&report);
-            got.sort();
-            assert_eq!(
-                got,
-                [
-                    "linktest::BUFFER",
-                    "linktest::COUNTER",
-                    "linktest::FLAG",
-                    "linktest::sched::CURRENT_TASK"
-                ],
-                "{target}"
-            );
+            assert_eq!(names(&report), KERNEL_VARIABLES, "{target}");
             let section = report.section.as_ref().unwrap();
             match nzv {
                 None => assert_eq!(section.vma, 0, "{target}"),
@@ -428,17 +428,7 @@ fn a_relocatable_object_lays_out_its_input_sections() {
     let (_, report) = inspect(&dir.join("linktest.o"), 4);
     assert!(report.passed(), "{:#?}", report.checks);
     assert_eq!(report.file.kind, "relocatable");
-    let mut got = names(&report);
-    got.sort();
-    assert_eq!(
-        got,
-        [
-            "linktest::BUFFER",
-            "linktest::COUNTER",
-            "linktest::FLAG",
-            "linktest::sched::CURRENT_TASK"
-        ]
-    );
+    assert_eq!(names(&report), KERNEL_VARIABLES);
     // Distinct, non-overlapping offsets inside the laid-out template.
     let mut spans: Vec<(u64, u64)> = report
         .variables

@@ -8,6 +8,7 @@
 //! It keeps going after a failure and exits non-zero if any configuration
 //! failed.
 
+use crate::ci::needs_build_std;
 use crate::toolchain;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -38,8 +39,6 @@ struct Config {
     package: &'static str,
     /// QEMU arguments before `-smp` and `-kernel`.
     machine: &'static [&'static str],
-    /// The target has no prebuilt `core` in rustup: build it from `rust-src`.
-    build_std: bool,
 }
 
 const AARCH64_VIRT: &[&str] = &[
@@ -129,7 +128,6 @@ const fn config(
         qemu,
         package,
         machine,
-        build_std: false,
     }
 }
 
@@ -179,18 +177,15 @@ const MATRIX: &[Config] = &[
         "qemu-system-misc",
         RISCV32_VIRT,
     ),
-    Config {
-        build_std: true,
-        ..config(
-            "loongarch64",
-            "loongarch64-unknown-none",
-            &[],
-            4,
-            "qemu-system-loongarch64",
-            "qemu-system-misc",
-            LOONGARCH64_VIRT,
-        )
-    },
+    config(
+        "loongarch64",
+        "loongarch64-unknown-none",
+        &[],
+        4,
+        "qemu-system-loongarch64",
+        "qemu-system-misc",
+        LOONGARCH64_VIRT,
+    ),
     config(
         "armv7",
         "armv7a-none-eabi",
@@ -346,13 +341,13 @@ pub fn run(args: &[String]) -> Result<()> {
 fn prerequisites(configs: &[&Config]) -> Result<()> {
     let mut targets: Vec<&str> = configs
         .iter()
-        .filter(|c| !c.build_std)
+        .filter(|c| !needs_build_std(c.target))
         .map(|c| c.target)
         .collect();
     targets.sort_unstable();
     targets.dedup();
     toolchain::ensure_targets(&targets)?;
-    if configs.iter().any(|c| c.build_std) {
+    if configs.iter().any(|c| needs_build_std(c.target)) {
         toolchain::ensure_components(&["rust-src"])?;
     }
     let mut qemus: Vec<(&str, &str)> = configs.iter().map(|c| (c.qemu, c.package)).collect();
@@ -459,7 +454,7 @@ fn build_kernel(cfg: &Config, kernel_dir: &Path, target_dir: &Path) -> Result<Pa
     if !cfg.features.is_empty() {
         cmd.arg("--features").arg(cfg.features.join(","));
     }
-    if cfg.build_std {
+    if needs_build_std(cfg.target) {
         // No rustup `core` for this target on stable: build it from rust-src.
         cmd.env("RUSTC_BOOTSTRAP", "1").args([
             "-Zbuild-std=core,compiler_builtins",
