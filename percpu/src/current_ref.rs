@@ -1,7 +1,8 @@
 use core::marker::PhantomData;
 use core::ops::Deref;
 
-use crate::__priv::{DebugBorrow, NoPreempt};
+use crate::__priv::NoPreempt;
+use crate::debug_borrow::DebugBorrow;
 
 /// A shared reference to the current CPU's copy of a per-CPU static, from
 /// `X.current_ref()`. Preemption stays disabled while it lives, so the copy

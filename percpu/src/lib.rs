@@ -50,8 +50,11 @@ extern crate self as percpu;
 pub mod __priv;
 mod arch;
 mod current_ref;
+mod debug_borrow;
 mod guard;
 mod init_error;
+mod location;
+mod per_cpu;
 mod primitive;
 
 #[cfg(not(feature = "sp-naive"))]
@@ -66,6 +69,7 @@ pub use area::{
 };
 pub use current_ref::CurrentRef;
 pub use init_error::InitError;
+pub use per_cpu::PerCpu;
 pub use percpu_macros::def_percpu;
 pub use primitive::{PerCpuInteger, PerCpuPrimitive};
 

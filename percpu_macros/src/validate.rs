@@ -30,13 +30,8 @@ pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<PercpuDef> {
             "`#[def_percpu]` can only be applied to a `static` item, such as `static X: u32 = 0;`",
         ));
     };
-    if let syn::StaticMutability::Mut(mutability) = item.mutability {
-        return Err(Error::new(
-            mutability.span(),
-            "per-CPU statics must not be `static mut`: remove `mut`; \
-             write through `with_current`, `write_current` or the `*_raw` methods instead",
-        ));
-    }
+    // `static mut` is accepted and means nothing, as in `percpu` 0.4: the
+    // storage is always written through the methods.
     check_sized(&item.ty)?;
     Ok(PercpuDef {
         attrs: item.attrs,

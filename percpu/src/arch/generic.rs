@@ -1,86 +1,68 @@
-//! The pointer access path: `__percpu_current_ptr!` then an ordinary load
-//! or store, which the compiler folds into the addressing mode (AArch64's
-//! and ARM's register-offset loads need nothing more). Used by the targets
-//! without `percpu_fused_access`, and by fused targets for widths their
-//! registers lack (64-bit values on 32-bit RISC-V).
+//! The pointer access path: an ordinary load or store at the current CPU's
+//! address, which the compiler folds into the addressing mode (AArch64's
+//! and ARM's register-offset loads need nothing more). The default of the
+//! targets without a better form, and the fallback of fused targets for
+//! widths their registers lack (64-bit values on 32-bit RISC-V).
+//!
+//! Every function requires that `addr` is the current CPU's copy of a
+//! variable of type `T`, initialised, with no reference to it alive.
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_ptr_read {
-    ($sym:path, $T:ty) => {
-        ::core::ptr::read($crate::__percpu_current_ptr!($sym) as *const $T)
-    };
+use crate::{PerCpuInteger, PerCpuPrimitive};
+
+/// Reads the copy at `addr`.
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn load<T: PerCpuPrimitive>(addr: usize) -> T {
+    // SAFETY: the caller's contract.
+    unsafe { (addr as *const T).read() }
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_ptr_write {
-    ($sym:path, $T:ty, $val:expr) => {
-        ::core::ptr::write($crate::__percpu_current_ptr!($sym) as *mut $T, $val)
-    };
+/// Writes the copy at `addr`.
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn store<T: PerCpuPrimitive>(addr: usize, val: T) {
+    // SAFETY: the caller's contract.
+    unsafe { (addr as *mut T).write(val) }
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_ptr_rmw {
-    ($op:ident, $sym:path, $T:ty, $val:expr) => {{
-        let ptr = $crate::__percpu_current_ptr!($sym) as *mut $T;
-        ptr.write($crate::__priv::rmw::$op(ptr.read(), $val))
-    }};
+/// `copy = copy OP val`.
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
+    let ptr = addr as *mut T;
+    // SAFETY: the caller's contract.
+    unsafe { ptr.write(ptr.read().__apply::<OP>(val)) }
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_ptr_xchg {
-    ($sym:path, $T:ty, $val:expr) => {
-        ::core::ptr::replace($crate::__percpu_current_ptr!($sym) as *mut $T, $val)
-    };
+/// Replaces the copy, returning the old value.
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::replace(addr as *mut T, val) }
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_ptr_cmpxchg {
-    ($sym:path, $T:ty, $old:expr, $new:expr) => {{
-        let ptr = $crate::__percpu_current_ptr!($sym) as *mut $T;
+/// Stores `new` if the copy equals `old`; returns the value it had.
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
+    let ptr = addr as *mut T;
+    // SAFETY: the caller's contract.
+    unsafe {
         let current = ptr.read();
-        if current == $old {
-            ptr.write($new);
+        if current == old {
+            ptr.write(new);
         }
         current
-    }};
-}
-
-#[cfg(not(percpu_fused_access))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_read {
-    ($($args:tt)*) => { $crate::__percpu_ptr_read!($($args)*) };
-}
-
-#[cfg(not(percpu_fused_access))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_write {
-    ($($args:tt)*) => { $crate::__percpu_ptr_write!($($args)*) };
-}
-
-#[cfg(not(percpu_fused_access))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_rmw {
-    ($($args:tt)*) => { $crate::__percpu_ptr_rmw!($($args)*) };
-}
-
-#[cfg(not(percpu_fused_access))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_xchg {
-    ($($args:tt)*) => { $crate::__percpu_ptr_xchg!($($args)*) };
-}
-
-#[cfg(not(percpu_fused_access))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_cmpxchg {
-    ($($args:tt)*) => { $crate::__percpu_ptr_cmpxchg!($($args)*) };
+    }
 }

@@ -4,114 +4,92 @@
 //! access, so nothing is left for the compiler to add.
 //!
 //! The architecture file provides `__percpu_addr_asm!` (its address
-//! sequence, with the access templates after it: `{s}` is the symbol and the
-//! templates name the value `{x}` and the operand `{v}`) and `__percpu_insn!`
-//! (the instruction of each width and operation). These macros dispatch on
-//! the width, which is a constant, so only one arm survives.
+//! sequence, then the access template: `{s}` is the symbol, the template
+//! names the value `{x}` and the operand `{v}`) and `__percpu_insn!` (the
+//! instruction of each width and operation). The width (`{w}`) and the
+//! operation (`{op}`) are constants, and `.if` keeps only their
+//! instructions.
 
+/// The instruction of `$kind` (`load` or `store`) at the width `{w}`.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_read {
-    ($sym:path, $T:ty) => {
-        match ::core::mem::size_of::<$T>() {
-            1 => {
-                // The whole register, which a zero-extending load defines:
-                // with the range known, the compiler adds no extension.
-                let x: usize;
-                $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(load 1);
-                    x = out(reg) x, options(nostack, preserves_flags, readonly));
-                #[allow(unused_unsafe)]
-                unsafe { ::core::hint::assert_unchecked(x <= 0xff) };
-                $crate::__priv::bits::<u8, $T>(x as u8)
-            }
-            2 => {
-                let x: usize;
-                $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(load 2);
-                    x = out(reg) x, options(nostack, preserves_flags, readonly));
-                #[allow(unused_unsafe)]
-                unsafe { ::core::hint::assert_unchecked(x <= 0xffff) };
-                $crate::__priv::bits::<u16, $T>(x as u16)
-            }
-            4 => {
-                // The 32-bit load sign-extends, which is how both 64-bit ABIs
-                // pass every 32-bit value: with the range known, none follows.
-                let x: isize;
-                $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(load 4);
-                    x = out(reg) x, options(nostack, preserves_flags, readonly));
-                #[allow(unused_unsafe)]
-                unsafe { ::core::hint::assert_unchecked(x as i32 as isize == x) };
-                $crate::__priv::bits::<u32, $T>(x as u32)
-            }
-            #[cfg(target_pointer_width = "64")]
-            8 => {
-                let x: u64;
-                $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(load 8);
-                    x = out(reg) x, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u64, $T>(x)
-            }
-            // 64-bit values on 32-bit targets: two loads, through a pointer.
-            _ => $crate::__percpu_ptr_read!($sym, $T),
-        }
+macro_rules! __percpu_width_chain {
+    ($kind:ident) => {
+        concat!(
+            ".if {w} == 1\n", $crate::__percpu_insn!($kind 1),
+            "\n.elseif {w} == 2\n", $crate::__percpu_insn!($kind 2),
+            "\n.elseif {w} == 4\n", $crate::__percpu_insn!($kind 4),
+            "\n.else\n", $crate::__percpu_insn!($kind 8),
+            "\n.endif\n"
+        )
     };
 }
 
+/// A static's accesses at VMA 0, named by its symbol.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_write {
-    ($sym:path, $T:ty, $val:expr) => {{
-        let val: $T = $val;
-        match ::core::mem::size_of::<$T>() {
-            1 => $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(store 1);
-                x = in(reg) $crate::__priv::bits::<$T, u8>(val), options(nostack, preserves_flags)),
-            2 => $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(store 2);
-                x = in(reg) $crate::__priv::bits::<$T, u16>(val), options(nostack, preserves_flags)),
-            4 => $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(store 4);
-                x = in(reg) $crate::__priv::bits::<$T, u32>(val), options(nostack, preserves_flags)),
-            #[cfg(target_pointer_width = "64")]
-            8 => $crate::__percpu_addr_asm!($sym; $crate::__percpu_insn!(store 8);
-                x = in(reg) $crate::__priv::bits::<$T, u64>(val), options(nostack, preserves_flags)),
-            _ => $crate::__percpu_ptr_write!($sym, $T, val),
+macro_rules! __percpu_load_store_accesses {
+    ($sym:path) => {
+        #[inline(always)]
+        unsafe fn load<T: $crate::PerCpuPrimitive>(&self) -> T {
+            let w = ::core::mem::size_of::<T>();
+            if w > ::core::mem::size_of::<usize>() {
+                // 64-bit values on 32-bit targets: two loads.
+                return unsafe { $crate::__priv::ptr::load(self.current_addr()) };
+            }
+            let x: usize;
+            // SAFETY (all of these): the caller's contract; one access of
+            // the variable's width at `gp`/`$r21` plus its offset.
+            unsafe {
+                $crate::__percpu_addr_asm!($sym; $crate::__percpu_width_chain!(load);
+                    w = const ::core::mem::size_of::<T>(), x = out(reg) x,
+                    options(nostack, preserves_flags, readonly));
+                // With the range the load leaves known (`lbu`/`lhu`
+                // zero-extend, 32-bit loads sign-extend, as both 64-bit ABIs
+                // keep 32-bit values), the compiler adds no extension.
+                match w {
+                    1 => ::core::hint::assert_unchecked(x <= 0xff),
+                    2 => ::core::hint::assert_unchecked(x <= 0xffff),
+                    4 => ::core::hint::assert_unchecked(x as i32 as isize as usize == x),
+                    _ => {}
+                }
+                T::__from_reg(x)
+            }
         }
-    }};
-}
 
-/// Load, operate, store through the same address: five instructions. The
-/// operation works on the whole register and the store keeps the low bits,
-/// which is the wrapping result at every width.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_rmw {
-    ($op:ident, $sym:path, $T:ty, $val:expr) => {{
-        let val: $T = $val;
-        match ::core::mem::size_of::<$T>() {
-            1 => $crate::__percpu_addr_asm!($sym;
-                $crate::__percpu_insn!(load 1), $crate::__percpu_insn!($op), $crate::__percpu_insn!(store 1);
-                v = in(reg) $crate::__priv::bits::<$T, u8>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            2 => $crate::__percpu_addr_asm!($sym;
-                $crate::__percpu_insn!(load 2), $crate::__percpu_insn!($op), $crate::__percpu_insn!(store 2);
-                v = in(reg) $crate::__priv::bits::<$T, u16>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            4 => $crate::__percpu_addr_asm!($sym;
-                $crate::__percpu_insn!(load 4), $crate::__percpu_insn!($op), $crate::__percpu_insn!(store 4);
-                v = in(reg) $crate::__priv::bits::<$T, u32>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            #[cfg(target_pointer_width = "64")]
-            8 => $crate::__percpu_addr_asm!($sym;
-                $crate::__percpu_insn!(load 8), $crate::__percpu_insn!($op), $crate::__percpu_insn!(store 8);
-                v = in(reg) $crate::__priv::bits::<$T, u64>(val), x = out(reg) _, options(nostack, preserves_flags)),
-            _ => $crate::__percpu_ptr_rmw!($op, $sym, $T, val),
+        #[inline(always)]
+        unsafe fn store<T: $crate::PerCpuPrimitive>(&self, val: T) {
+            if ::core::mem::size_of::<T>() > ::core::mem::size_of::<usize>() {
+                return unsafe { $crate::__priv::ptr::store(self.current_addr(), val) };
+            }
+            unsafe {
+                $crate::__percpu_addr_asm!($sym; $crate::__percpu_width_chain!(store);
+                    w = const ::core::mem::size_of::<T>(), x = in(reg) val.__to_reg(),
+                    options(nostack, preserves_flags));
+            }
         }
-    }};
-}
 
-/// A swap is a load and a store under the caller's guard; these
-/// architectures have no single instruction that would make it cheaper.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_xchg {
-    ($($args:tt)*) => { $crate::__percpu_ptr_xchg!($($args)*) };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_cmpxchg {
-    ($($args:tt)*) => { $crate::__percpu_ptr_cmpxchg!($($args)*) };
+        /// Load, operate, store through the same address. The operation
+        /// works on the whole register and the store keeps the low bits,
+        /// which is the wrapping result at every width.
+        #[inline(always)]
+        unsafe fn rmw<T: $crate::PerCpuInteger, const OP: u8>(&self, val: T) {
+            if ::core::mem::size_of::<T>() > ::core::mem::size_of::<usize>() {
+                return unsafe { $crate::__priv::ptr::rmw::<T, OP>(self.current_addr(), val) };
+            }
+            unsafe {
+                $crate::__percpu_addr_asm!($sym; concat!(
+                    $crate::__percpu_width_chain!(load),
+                    ".if {op} == 0\n", $crate::__percpu_insn!(add),
+                    "\n.elseif {op} == 1\n", $crate::__percpu_insn!(sub),
+                    "\n.elseif {op} == 2\n", $crate::__percpu_insn!(and),
+                    "\n.elseif {op} == 3\n", $crate::__percpu_insn!(or),
+                    "\n.else\n", $crate::__percpu_insn!(xor),
+                    "\n.endif\n",
+                    $crate::__percpu_width_chain!(store));
+                    w = const ::core::mem::size_of::<T>(), op = const OP,
+                    v = in(reg) val.__to_reg(), x = out(reg) _, options(nostack, preserves_flags));
+            }
+        }
+    };
 }

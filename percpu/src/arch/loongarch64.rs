@@ -36,25 +36,28 @@ macro_rules! __percpu_symbol_vma {
 #[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_current_ptr {
+macro_rules! __percpu_static_accesses {
     ($sym:path) => {
-        $crate::__percpu_asm_usize!($sym;
-            "lu12i.w {0}, %abs_hi20({1})", "ori {0}, {0}, %abs_lo12({1})", "add.d {0}, {0}, $r21";
-            nomem, nostack, preserves_flags)
+        #[inline(always)]
+        unsafe fn current_addr(&self) -> usize {
+            $crate::__percpu_asm_usize!($sym;
+                "lu12i.w {0}, %abs_hi20({1})", "ori {0}, {0}, %abs_lo12({1})", "add.d {0}, {0}, $r21";
+                nomem, nostack, preserves_flags)
+        }
+
+        $crate::__percpu_load_store_accesses!($sym);
     };
 }
 
-/// The address of a fused access: `{o}` = the offset; the access then
-/// indexes `$r21` with it.
 #[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_addr_asm {
-    ($sym:path; $($tmpl:expr),+; $($operands:tt)*) => {
+    ($sym:path; $tmpl:expr; $($operands:tt)*) => {
         ::core::arch::asm!(
             "lu12i.w {o}, %abs_hi20({s})",
             "ori {o}, {o}, %abs_lo12({s})",
-            $($tmpl),+,
+            $tmpl,
             s = sym $sym,
             o = out(reg) _,
             $($operands)*

@@ -1,19 +1,18 @@
 //! The per-CPU register and the instruction sequences, one file per
 //! architecture.
 //!
-//! Each architecture file provides `read_percpu_reg`, `write_percpu_reg`
-//! and `__percpu_symbol_vma!` (`__percpu_current_ptr!` too where it beats
-//! register + offset). The accesses (`__percpu_read!`, `__percpu_write!`,
-//! `__percpu_rmw!`, `__percpu_xchg!`, `__percpu_cmpxchg!`) come from one
-//! place per family: `x86_64.rs` (`gs:`-relative, one instruction),
-//! `load_store.rs` for RISC-V and LoongArch (one `asm!` block with the
-//! architecture's `__percpu_addr_asm!` and `__percpu_insn!`), and
-//! `generic.rs` (through a pointer) for the rest, `non-zero-vma` and
-//! `sp-naive`; build.rs says which with the `percpu_fused_access` cfg. The
-//! macros expand in the user's crate, naming its storage symbol, so the
-//! symbol can sit inside the instruction.
+//! Each architecture file provides `read_percpu_reg`, `write_percpu_reg`,
+//! `__percpu_symbol_vma!`, `offset_accesses!` (the `Location` defaults, for
+//! a run-time offset) and `__percpu_static_accesses!` (the overrides a
+//! static's symbol allows). The accesses come from one place per family:
+//! `x86_64.rs` (`gs:`-relative, one instruction, for symbols and run-time
+//! offsets alike), `load_store.rs` for RISC-V and LoongArch at VMA 0 (one
+//! `asm!` block with the architecture's `__percpu_addr_asm!` and
+//! `__percpu_insn!`), and the pointer path of `generic.rs` for the rest.
+//! The static macros expand in the user's crate, naming its storage
+//! symbol, so the symbol can sit inside the instruction.
 
-mod generic;
+pub mod generic;
 
 #[cfg(all(
     percpu_fused_access,
@@ -27,6 +26,8 @@ mod load_store;
 
 #[cfg(feature = "sp-naive")]
 mod naive;
+#[cfg(feature = "sp-naive")]
+pub use self::naive::*;
 
 #[cfg(all(target_arch = "x86_64", not(feature = "sp-naive")))]
 mod x86_64;
@@ -134,16 +135,51 @@ macro_rules! __percpu_offset {
     }};
 }
 
-/// Register plus offset, for the targets whose loads take a register
-/// offset anyway (AArch64, ARM) and for any target not at VMA 0.
-#[cfg(all(
-    not(feature = "sp-naive"),
-    any(percpu_non_zero_vma, target_arch = "aarch64", target_arch = "arm")
+/// Where nothing beats register + offset (AArch64 and ARM, whose loads
+/// take a register offset anyway; any target not at VMA 0; `sp-naive`), a
+/// static keeps the defaults.
+#[cfg(any(
+    feature = "sp-naive",
+    all(
+        not(target_arch = "x86_64"),
+        any(percpu_non_zero_vma, target_arch = "aarch64", target_arch = "arm")
+    )
 ))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_current_ptr {
-    ($sym:path) => {
-        $crate::read_percpu_reg() + $crate::__percpu_offset!($sym)
+macro_rules! __percpu_static_accesses {
+    ($sym:path) => {};
+}
+
+/// The pointer path is the default everywhere but on x86_64.
+#[cfg(not(all(target_arch = "x86_64", not(feature = "sp-naive"))))]
+pub(crate) use crate::location::pointer_accesses as offset_accesses;
+
+/// What `#[def_percpu]` expands to after the storage: the static's
+/// location, named by its storage symbol. `$init` is the initialiser, which
+/// the storage takes from `INIT`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_static_location {
+    ($loc:ident, $sym:ident, $ty:ty, $name:literal, $init:expr) => {
+        // SAFETY: `$sym` is the `.percpu` storage of a `$ty`; the offset and
+        // the overridden accesses all name it.
+        unsafe impl $crate::__priv::Location for $loc {
+            const NAME: &'static str = $name;
+            #[inline(always)]
+            fn offset(&self) -> usize {
+                $crate::__percpu_offset!($sym)
+            }
+            $crate::__percpu_static_accesses!($sym);
+        }
+        // SAFETY: as above; `INIT` is the static's initialiser.
+        unsafe impl $crate::__priv::StaticLocation<$ty> for $loc {
+            #[allow(clippy::declare_interior_mutable_const)]
+            const INIT: $ty = $init;
+            #[inline(always)]
+            fn symbol_vma(&self) -> usize {
+                $crate::__percpu_symbol_vma!($sym)
+            }
+        }
     };
 }

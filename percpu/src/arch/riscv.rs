@@ -37,14 +37,21 @@ macro_rules! __percpu_symbol_vma {
     };
 }
 
+/// A static's location at VMA 0: the address in three instructions, and
+/// the fused accesses of `load_store.rs`.
 #[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_current_ptr {
+macro_rules! __percpu_static_accesses {
     ($sym:path) => {
-        $crate::__percpu_asm_usize!($sym;
-            "lui {0}, %hi({1})", "add {0}, {0}, gp", "addi {0}, {0}, %lo({1})";
-            nomem, nostack, preserves_flags)
+        #[inline(always)]
+        unsafe fn current_addr(&self) -> usize {
+            $crate::__percpu_asm_usize!($sym;
+                "lui {0}, %hi({1})", "add {0}, {0}, gp", "addi {0}, {0}, %lo({1})";
+                nomem, nostack, preserves_flags)
+        }
+
+        $crate::__percpu_load_store_accesses!($sym);
     };
 }
 
@@ -54,11 +61,11 @@ macro_rules! __percpu_current_ptr {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_addr_asm {
-    ($sym:path; $($tmpl:expr),+; $($operands:tt)*) => {
+    ($sym:path; $tmpl:expr; $($operands:tt)*) => {
         ::core::arch::asm!(
             "lui {t}, %hi({s})",
             "add {t}, {t}, gp",
-            $($tmpl),+,
+            $tmpl,
             s = sym $sym,
             t = out(reg) _,
             $($operands)*

@@ -79,201 +79,231 @@ macro_rules! __percpu_symbol_vma {
     };
 }
 
-/// `SELF_PTR` then the offset in one `lea`: two instructions.
-#[cfg(not(percpu_non_zero_vma))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_current_ptr {
-    ($sym:path) => {{
-        let ptr: usize;
-        #[allow(unused_unsafe)]
-        unsafe {
-            ::core::arch::asm!(
-                "mov {0}, qword ptr gs:[{1}]",
-                "lea {0}, [{0} + {2}]",
-                out(reg) ptr,
-                sym $crate::__priv::__PERCPU_SELF_PTR,
-                sym $sym,
-                // Not `pure`: the result depends on which CPU runs it.
-                options(readonly, nostack, preserves_flags),
-            )
-        };
-        ptr
-    }};
-}
-
-/// An asm block whose `{off}` is the variable's `gs:` displacement: the
-/// symbol itself at VMA 0, else a register holding the computed offset.
-#[cfg(not(percpu_non_zero_vma))]
+/// One `gs:`-relative asm block whose `{off}` is the variable's place: the
+/// symbol itself (`(sym X)`: `.percpu` at VMA 0, the displacement is the
+/// offset), or a register holding the offset (`(reg)`: a run-time offset,
+/// or `.percpu` at a non-zero VMA). `$s` is the location (`self`).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_gs_asm {
-    ($sym:path; $($tmpl:expr),+; $($operands:tt)*) => {
-        ::core::arch::asm!($($tmpl),+, off = sym $sym, $($operands)*)
+    ((sym $sym:path), $s:tt; $tmpl:expr; $($operands:tt)*) => {
+        ::core::arch::asm!($tmpl, off = sym $sym, $($operands)*)
+    };
+    ((reg), $s:tt; $tmpl:expr; $($operands:tt)*) => {
+        ::core::arch::asm!($tmpl, off = in(reg) $crate::__priv::Location::offset($s), $($operands)*)
     };
 }
 
+/// `{op} {size} ptr gs:[{off}], {v}` for every operation of `ops` (the
+/// `{op}` constant picks one at assembly time) at the widths 1, 2 and 4
+/// (`{w}`), whose value comes in a 32-bit register.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_x86_rmw32 {
+    ($($op:literal $mn:literal),*) => {
+        concat!($(
+            ".if {op} == ", $op, "\n",
+            ".if {w} == 1\n", $mn, " byte ptr gs:[{off}], {v:l}\n",
+            ".elseif {w} == 2\n", $mn, " word ptr gs:[{off}], {v:x}\n",
+            ".else\n", $mn, " dword ptr gs:[{off}], {v:e}\n",
+            ".endif\n",
+            ".endif\n",
+        )*)
+    };
+}
+
+/// The same, 8 bytes wide.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_x86_rmw64 {
+    ($($op:literal $mn:literal),*) => {
+        concat!($(".if {op} == ", $op, "\n", $mn, " qword ptr gs:[{off}], {v}\n.endif\n",)*)
+    };
+}
+
+/// The current-CPU accesses, every one a single `gs:`-relative instruction
+/// (the swap a `cmpxchg` loop) with the variable's place in it: an
+/// interrupt or a preemption falls before or after, never inside, so they
+/// need no guard and no `lock` (only this CPU touches its area). The width
+/// is a constant (`{w}`), and `.if` keeps only its instruction.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_x86_accesses {
+    ($place:tt) => {
+        #[inline(always)]
+        unsafe fn load<T: $crate::PerCpuPrimitive>(&self) -> T {
+            let x: usize;
+            // SAFETY (all of these): the caller's contract; one `gs:` access
+            // of the variable's width.
+            unsafe {
+                $crate::__percpu_gs_asm!($place, self; concat!(
+                    ".if {w} == 1\nmovzx {x:e}, byte ptr gs:[{off}]\n",
+                    ".elseif {w} == 2\nmovzx {x:e}, word ptr gs:[{off}]\n",
+                    ".elseif {w} == 4\nmov {x:e}, dword ptr gs:[{off}]\n",
+                    ".else\nmov {x}, qword ptr gs:[{off}]\n.endif");
+                    w = const ::core::mem::size_of::<T>(), x = out(reg) x,
+                    options(nostack, preserves_flags, readonly));
+                T::__from_reg(x)
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn store<T: $crate::PerCpuPrimitive>(&self, val: T) {
+            unsafe {
+                if ::core::mem::size_of::<T>() == 8 {
+                    $crate::__percpu_gs_asm!($place, self; "mov qword ptr gs:[{off}], {v}";
+                        v = in(reg) val.__to_reg(), options(nostack, preserves_flags));
+                } else {
+                    $crate::__percpu_gs_asm!($place, self; concat!(
+                        ".if {w} == 1\nmov byte ptr gs:[{off}], {v:l}\n",
+                        ".elseif {w} == 2\nmov word ptr gs:[{off}], {v:x}\n",
+                        ".else\nmov dword ptr gs:[{off}], {v:e}\n.endif");
+                        w = const ::core::mem::size_of::<T>(), v = in(reg) val.__to_reg32(),
+                        options(nostack, preserves_flags));
+                }
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn rmw<T: $crate::PerCpuInteger, const OP: u8>(&self, val: T) {
+            unsafe {
+                if ::core::mem::size_of::<T>() == 8 {
+                    $crate::__percpu_gs_asm!($place, self;
+                        $crate::__percpu_x86_rmw64!("0" "add", "1" "sub", "2" "and", "3" "or", "4" "xor");
+                        op = const OP, v = in(reg) val.__to_reg(), options(nostack));
+                } else {
+                    $crate::__percpu_gs_asm!($place, self;
+                        $crate::__percpu_x86_rmw32!("0" "add", "1" "sub", "2" "and", "3" "or", "4" "xor");
+                        op = const OP, w = const ::core::mem::size_of::<T>(),
+                        v = in(reg) val.__to_reg32(), options(nostack));
+                }
+            }
+        }
+
+        /// A `cmpxchg` loop rather than `xchg`, whose memory form always
+        /// locks the bus. A failed `cmpxchg` reloads the accumulator, so an
+        /// interrupt that changes the value in between costs one more round.
+        #[inline(always)]
+        unsafe fn xchg<T: $crate::PerCpuInteger>(&self, val: T) -> T {
+            unsafe {
+                if ::core::mem::size_of::<T>() == 8 {
+                    let prev: usize;
+                    $crate::__percpu_gs_asm!($place, self;
+                        "mov rax, qword ptr gs:[{off}]\n2:\ncmpxchg qword ptr gs:[{off}], {v}\njne 2b";
+                        v = in(reg) val.__to_reg(), out("rax") prev, options(nostack));
+                    T::__from_reg(prev)
+                } else {
+                    let prev: u32;
+                    $crate::__percpu_gs_asm!($place, self; concat!(
+                        ".if {w} == 1\nmov al, byte ptr gs:[{off}]\n2:\ncmpxchg byte ptr gs:[{off}], {v:l}\n",
+                        ".elseif {w} == 2\nmov ax, word ptr gs:[{off}]\n2:\ncmpxchg word ptr gs:[{off}], {v:x}\n",
+                        ".else\nmov eax, dword ptr gs:[{off}]\n2:\ncmpxchg dword ptr gs:[{off}], {v:e}\n",
+                        ".endif\njne 2b");
+                        w = const ::core::mem::size_of::<T>(), v = in(reg) val.__to_reg32(),
+                        out("eax") prev, options(nostack));
+                    T::__from_reg(prev as usize)
+                }
+            }
+        }
+
+        /// `cmpxchg` without `lock`: atomic against this CPU's interrupts,
+        /// which is all a per-CPU variable needs.
+        #[inline(always)]
+        unsafe fn cmpxchg<T: $crate::PerCpuInteger>(&self, old: T, new: T) -> T {
+            unsafe {
+                if ::core::mem::size_of::<T>() == 8 {
+                    let prev: usize;
+                    $crate::__percpu_gs_asm!($place, self; "cmpxchg qword ptr gs:[{off}], {v}";
+                        v = in(reg) new.__to_reg(), inout("rax") old.__to_reg() => prev,
+                        options(nostack));
+                    T::__from_reg(prev)
+                } else {
+                    let prev: u32;
+                    $crate::__percpu_gs_asm!($place, self; concat!(
+                        ".if {w} == 1\ncmpxchg byte ptr gs:[{off}], {v:l}\n",
+                        ".elseif {w} == 2\ncmpxchg word ptr gs:[{off}], {v:x}\n",
+                        ".else\ncmpxchg dword ptr gs:[{off}], {v:e}\n.endif");
+                        w = const ::core::mem::size_of::<T>(), v = in(reg) new.__to_reg32(),
+                        inout("eax") old.__to_reg32() => prev, options(nostack));
+                    T::__from_reg(prev as usize)
+                }
+            }
+        }
+    };
+}
+
+/// The defaults of `Location`: a run-time offset in a register.
+macro_rules! offset_accesses {
+    () => {
+        /// Address of the current CPU's copy: `SELF_PTR` plus the offset,
+        /// formed as one register so that the access after it is a plain
+        /// `[reg]` (a base + index form slows dependent read-modify-write
+        /// chains on some cores).
+        #[inline(always)]
+        unsafe fn current_addr(&self) -> usize {
+            // SAFETY: a `gs:` load of `SELF_PTR` and an add.
+            unsafe { $crate::arch::self_ptr_plus(self.offset()) }
+        }
+
+        $crate::__percpu_x86_accesses!((reg));
+    };
+}
+pub(crate) use offset_accesses;
+
+/// This CPU's `SELF_PTR` plus `offset`, in one register.
+///
+/// # Safety
+/// `GS_BASE` points at an initialised area.
+#[doc(hidden)]
+#[inline(always)]
+pub unsafe fn self_ptr_plus(offset: usize) -> usize {
+    let mut addr = offset;
+    // SAFETY: the caller's contract. Not `pure`: it depends on the CPU.
+    unsafe {
+        #[cfg(not(percpu_non_zero_vma))]
+        asm!("add {a}, qword ptr gs:[{s}]", a = inout(reg) addr, s = sym __PERCPU_SELF_PTR,
+            options(readonly, nostack));
+        #[cfg(percpu_non_zero_vma)]
+        asm!("add {a}, qword ptr gs:[{s}]", a = inout(reg) addr, s = in(reg) SELF_PTR.offset(),
+            options(readonly, nostack));
+    }
+    addr
+}
+
+/// A static's location at VMA 0: every access names the symbol, and the
+/// address is `SELF_PTR` then the offset in one `lea`.
+#[cfg(not(percpu_non_zero_vma))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __percpu_static_accesses {
+    ($sym:path) => {
+        #[inline(always)]
+        unsafe fn current_addr(&self) -> usize {
+            let ptr: usize;
+            // SAFETY: a `gs:` load and a `lea`. Not `pure`: the result
+            // depends on which CPU runs it.
+            unsafe {
+                ::core::arch::asm!(
+                    "mov {0}, qword ptr gs:[{1}]",
+                    "lea {0}, [{0} + {2}]",
+                    out(reg) ptr,
+                    sym $crate::__priv::__PERCPU_SELF_PTR,
+                    sym $sym,
+                    options(readonly, nostack, preserves_flags),
+                )
+            };
+            ptr
+        }
+
+        $crate::__percpu_x86_accesses!((sym $sym));
+    };
+}
+
+/// Not at VMA 0 the symbol is no displacement: the defaults, with the
+/// computed offset in a register.
 #[cfg(percpu_non_zero_vma)]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_gs_asm {
-    ($sym:path; $($tmpl:expr),+; $($operands:tt)*) => {
-        ::core::arch::asm!($($tmpl),+, off = in(reg) $crate::__percpu_offset!($sym), $($operands)*)
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_read {
-    ($sym:path, $T:ty) => {
-        match ::core::mem::size_of::<$T>() {
-            1 => {
-                let v: u8;
-                $crate::__percpu_gs_asm!($sym; "mov {v}, byte ptr gs:[{off}]";
-                    v = out(reg_byte) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u8, $T>(v)
-            }
-            2 => {
-                let v: u16;
-                $crate::__percpu_gs_asm!($sym; "mov {v:x}, word ptr gs:[{off}]";
-                    v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u16, $T>(v)
-            }
-            4 => {
-                let v: u32;
-                $crate::__percpu_gs_asm!($sym; "mov {v:e}, dword ptr gs:[{off}]";
-                    v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u32, $T>(v)
-            }
-            8 => {
-                let v: u64;
-                $crate::__percpu_gs_asm!($sym; "mov {v:r}, qword ptr gs:[{off}]";
-                    v = out(reg) v, options(nostack, preserves_flags, readonly));
-                $crate::__priv::bits::<u64, $T>(v)
-            }
-            _ => $crate::__priv::unsupported_width(),
-        }
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_write {
-    ($sym:path, $T:ty, $val:expr) => {{
-        let val: $T = $val;
-        match ::core::mem::size_of::<$T>() {
-            1 => $crate::__percpu_gs_asm!($sym; "mov byte ptr gs:[{off}], {v}";
-                v = in(reg_byte) $crate::__priv::bits::<$T, u8>(val), options(nostack, preserves_flags)),
-            2 => $crate::__percpu_gs_asm!($sym; "mov word ptr gs:[{off}], {v:x}";
-                v = in(reg) $crate::__priv::bits::<$T, u16>(val), options(nostack, preserves_flags)),
-            4 => $crate::__percpu_gs_asm!($sym; "mov dword ptr gs:[{off}], {v:e}";
-                v = in(reg) $crate::__priv::bits::<$T, u32>(val), options(nostack, preserves_flags)),
-            8 => $crate::__percpu_gs_asm!($sym; "mov qword ptr gs:[{off}], {v:r}";
-                v = in(reg) $crate::__priv::bits::<$T, u64>(val), options(nostack, preserves_flags)),
-            _ => $crate::__priv::unsupported_width(),
-        }
-    }};
-}
-
-/// `add`, `sub`, `and`, `or`, `xor`: the operation's name is the mnemonic.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_rmw {
-    ($op:ident, $sym:path, $T:ty, $val:expr) => {{
-        let val: $T = $val;
-        match ::core::mem::size_of::<$T>() {
-            1 => $crate::__percpu_gs_asm!($sym; concat!(stringify!($op), " byte ptr gs:[{off}], {v}");
-                v = in(reg_byte) $crate::__priv::bits::<$T, u8>(val), options(nostack)),
-            2 => $crate::__percpu_gs_asm!($sym; concat!(stringify!($op), " word ptr gs:[{off}], {v:x}");
-                v = in(reg) $crate::__priv::bits::<$T, u16>(val), options(nostack)),
-            4 => $crate::__percpu_gs_asm!($sym; concat!(stringify!($op), " dword ptr gs:[{off}], {v:e}");
-                v = in(reg) $crate::__priv::bits::<$T, u32>(val), options(nostack)),
-            8 => $crate::__percpu_gs_asm!($sym; concat!(stringify!($op), " qword ptr gs:[{off}], {v:r}");
-                v = in(reg) $crate::__priv::bits::<$T, u64>(val), options(nostack)),
-            _ => $crate::__priv::unsupported_width(),
-        }
-    }};
-}
-
-/// `cmpxchg` without `lock`: atomic against this CPU's interrupts, which is
-/// all a per-CPU variable needs.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_cmpxchg {
-    ($sym:path, $T:ty, $old:expr, $new:expr) => {{
-        let (old, new): ($T, $T) = ($old, $new);
-        match ::core::mem::size_of::<$T>() {
-            1 => {
-                let prev: u8;
-                $crate::__percpu_gs_asm!($sym; "cmpxchg byte ptr gs:[{off}], {v}";
-                    v = in(reg_byte) $crate::__priv::bits::<$T, u8>(new),
-                    inout("al") $crate::__priv::bits::<$T, u8>(old) => prev, options(nostack));
-                $crate::__priv::bits::<u8, $T>(prev)
-            }
-            2 => {
-                let prev: u16;
-                $crate::__percpu_gs_asm!($sym; "cmpxchg word ptr gs:[{off}], {v:x}";
-                    v = in(reg) $crate::__priv::bits::<$T, u16>(new),
-                    inout("ax") $crate::__priv::bits::<$T, u16>(old) => prev, options(nostack));
-                $crate::__priv::bits::<u16, $T>(prev)
-            }
-            4 => {
-                let prev: u32;
-                $crate::__percpu_gs_asm!($sym; "cmpxchg dword ptr gs:[{off}], {v:e}";
-                    v = in(reg) $crate::__priv::bits::<$T, u32>(new),
-                    inout("eax") $crate::__priv::bits::<$T, u32>(old) => prev, options(nostack));
-                $crate::__priv::bits::<u32, $T>(prev)
-            }
-            8 => {
-                let prev: u64;
-                $crate::__percpu_gs_asm!($sym; "cmpxchg qword ptr gs:[{off}], {v:r}";
-                    v = in(reg) $crate::__priv::bits::<$T, u64>(new),
-                    inout("rax") $crate::__priv::bits::<$T, u64>(old) => prev, options(nostack));
-                $crate::__priv::bits::<u64, $T>(prev)
-            }
-            _ => $crate::__priv::unsupported_width(),
-        }
-    }};
-}
-
-/// A `cmpxchg` loop rather than `xchg`, whose memory form always locks the
-/// bus. A failed `cmpxchg` reloads the accumulator, so an interrupt that
-/// changes the value between the load and the swap costs one more round.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_xchg {
-    ($sym:path, $T:ty, $val:expr) => {{
-        let new: $T = $val;
-        match ::core::mem::size_of::<$T>() {
-            1 => {
-                let prev: u8;
-                $crate::__percpu_gs_asm!($sym;
-                    "mov al, byte ptr gs:[{off}]", "2:", "cmpxchg byte ptr gs:[{off}], {v}", "jne 2b";
-                    v = in(reg_byte) $crate::__priv::bits::<$T, u8>(new), out("al") prev, options(nostack));
-                $crate::__priv::bits::<u8, $T>(prev)
-            }
-            2 => {
-                let prev: u16;
-                $crate::__percpu_gs_asm!($sym;
-                    "mov ax, word ptr gs:[{off}]", "2:", "cmpxchg word ptr gs:[{off}], {v:x}", "jne 2b";
-                    v = in(reg) $crate::__priv::bits::<$T, u16>(new), out("ax") prev, options(nostack));
-                $crate::__priv::bits::<u16, $T>(prev)
-            }
-            4 => {
-                let prev: u32;
-                $crate::__percpu_gs_asm!($sym;
-                    "mov eax, dword ptr gs:[{off}]", "2:", "cmpxchg dword ptr gs:[{off}], {v:e}", "jne 2b";
-                    v = in(reg) $crate::__priv::bits::<$T, u32>(new), out("eax") prev, options(nostack));
-                $crate::__priv::bits::<u32, $T>(prev)
-            }
-            8 => {
-                let prev: u64;
-                $crate::__percpu_gs_asm!($sym;
-                    "mov rax, qword ptr gs:[{off}]", "2:", "cmpxchg qword ptr gs:[{off}], {v:r}", "jne 2b";
-                    v = in(reg) $crate::__priv::bits::<$T, u64>(new), out("rax") prev, options(nostack));
-                $crate::__priv::bits::<u64, $T>(prev)
-            }
-            _ => $crate::__priv::unsupported_width(),
-        }
-    }};
+macro_rules! __percpu_static_accesses {
+    ($sym:path) => {};
 }

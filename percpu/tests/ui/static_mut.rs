@@ -1,4 +1,0 @@
-#[percpu::def_percpu]
-static mut COUNTER: usize = 0;
-
-fn main() {}
