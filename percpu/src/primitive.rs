@@ -128,8 +128,12 @@ impl PerCpuPrimitive for bool {
     }
     #[inline(always)]
     unsafe fn __from_reg(reg: usize) -> Self {
-        // SAFETY: the caller passes a byte read from a `bool`: 0 or 1.
-        unsafe { core::mem::transmute::<u8, bool>(reg as u8) }
+        // SAFETY: the caller passes a byte read from a `bool`: 0 or 1. Not
+        // `!= 0`, which would cost a compare on every read.
+        #[allow(clippy::transmute_int_to_bool)]
+        unsafe {
+            core::mem::transmute::<u8, bool>(reg as u8)
+        }
     }
 }
 
