@@ -16,7 +16,7 @@ mod common;
 use common::{emit, run_interleaved, setup_percpu, Case, UNROLL};
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[percpu::def_percpu]
@@ -185,6 +185,41 @@ fn cases() -> Vec<Case> {
                 unsafe { PLAIN = PLAIN.wrapping_add(black_box(1)) };
             })
         }),
+        // A dependent read-modify-write chain: back-to-back increments of
+        // one variable, each waiting for the last (the fence keeps the
+        // compiler from merging them, and emits nothing).
+        case("chain", PERCPU_LABEL, |n| {
+            unrolled!(n, {
+                PERCPU.with_current(|v| *v += 1);
+                compiler_fence(Ordering::SeqCst);
+            })
+        }),
+        case("chain", "percpu + no-op guard", |n| {
+            unrolled!(n, {
+                let _g = NoOpGuard::new();
+                PERCPU.with_current(|v| *v += 1);
+                compiler_fence(Ordering::SeqCst);
+            })
+        }),
+        case("chain", "thread_local", |n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(c.get() + 1));
+                compiler_fence(Ordering::SeqCst);
+            })
+        }),
+        case("chain", "atomic", |n| {
+            unrolled!(n, {
+                ATOMIC.fetch_add(1, Ordering::Relaxed);
+                compiler_fence(Ordering::SeqCst);
+            })
+        }),
+        case("chain", "static mut", |n| {
+            // SAFETY: only this thread touches `PLAIN`.
+            unrolled!(n, {
+                unsafe { PLAIN += 1 };
+                compiler_fence(Ordering::SeqCst);
+            })
+        }),
     ]
 }
 
@@ -197,7 +232,7 @@ fn main() {
     println!(
         "per-CPU access, ns/op: best (median) of {rounds} interleaved rounds, ratio of best to thread_local!"
     );
-    for op in ["read", "write", "add", "with_current"] {
+    for op in ["read", "write", "add", "with_current", "chain"] {
         let of_op: Vec<&Case> = cases.iter().filter(|c| c.group == op).collect();
         let tls = of_op
             .iter()

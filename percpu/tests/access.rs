@@ -331,3 +331,31 @@ fn no_mangle_reaches_the_storage_symbol() {
         assert_eq!(EXPORTED.symbol_vma() - start, EXPORTED.offset());
     }
 }
+
+// `static mut` as 0.4 accepts it: the `mut` means nothing.
+#[percpu::def_percpu]
+static mut MUT_DECLARED: u32 = 7;
+
+#[test]
+fn static_mut_is_an_ordinary_per_cpu_static() {
+    let last = common::cpu_or_last(3);
+    for cpu in [0, last] {
+        let _cpu = on_cpu(cpu);
+        MUT_DECLARED.write_current(100 + cpu as u32);
+        MUT_DECLARED.add_current(1);
+        MUT_DECLARED.with_current(|v| *v *= 2);
+        assert_eq!(MUT_DECLARED.read_current(), (101 + cpu as u32) * 2);
+    }
+    let _cpu = on_cpu(0);
+    // Each CPU has its own copy, and the wrapper type is the 0.4 name.
+    let wrapper: &MUT_DECLARED_WRAPPER = &MUT_DECLARED;
+    assert_eq!(unsafe { *wrapper.remote_ptr(0) }, 202);
+    if last != 0 {
+        assert_eq!(
+            unsafe { *wrapper.remote_ptr(last) },
+            (101 + last as u32) * 2
+        );
+    }
+    MUT_DECLARED.reset_to_init();
+    assert_eq!(MUT_DECLARED.read_current(), 7);
+}

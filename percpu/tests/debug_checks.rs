@@ -66,3 +66,21 @@ fn borrows_are_released() {
     LIST.reset_to_init();
     assert_eq!(*LIST.current_ref(), [0; 4]);
 }
+
+#[test]
+fn borrows_released_out_of_order_free_their_slots() {
+    let _cpu = common::on_cpu(0);
+    let list = LIST.current_ref();
+    let value = VALUE.current_ref();
+    // Not the reverse of the order taken: each guard frees its own slot.
+    drop(list);
+    LIST.with_current(|v| v[3] = 9);
+    drop(value);
+    VALUE.with_current(|v| *v += 1);
+    // More variables borrowed at once than the table tracks is not an error.
+    let refs: Vec<_> = (0..12).map(|_| VALUE.current_ref()).collect();
+    assert!(refs.iter().all(|r| **r == **refs.first().unwrap()));
+    drop(refs);
+    VALUE.with_current(|v| *v -= 1);
+    LIST.reset_to_init();
+}

@@ -75,6 +75,9 @@ fn parse_args(args: &[String]) -> Result<Options> {
 }
 
 pub fn run(args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("compile") {
+        return run_compile(&args[1..]);
+    }
     let options = parse_args(args)?;
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         bail!("the benchmarks run in x86_64 Linux user space only");
@@ -120,6 +123,20 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench compile [--no-write] [--rounds N]`.
+fn run_compile(args: &[String]) -> Result<()> {
+    let options = parse_args(args)?;
+    let rounds = options.rounds.unwrap_or(5) as usize;
+    let section = crate::bench_compile::run(rounds, &machine())?;
+    if options.write {
+        write_section("bench-compile", &section)?;
+        eprintln!("bench compile: wrote the results to docs/performance.md");
+    } else {
+        println!("{section}");
+    }
+    Ok(())
+}
+
 /// CPU model, logical CPU count, kernel and toolchain.
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -155,6 +172,7 @@ const ACCESS_OPS: &[(&str, &str)] = &[
     ("write", "`write_current`"),
     ("add", "`add_current`"),
     ("with_current", "`with_current` increment"),
+    ("chain", "`with_current(|v| *v += 1)` chain"),
 ];
 
 /// `thread_local!` as measured in the `preempt` run: the reference of that

@@ -5,6 +5,7 @@
 
 mod asm_report;
 mod bench;
+mod bench_compile;
 mod ci;
 mod test_all_arches;
 mod toolchain;
@@ -22,6 +23,7 @@ commands:
   asm-report         count the instructions of every per-CPU access and
                      check them against their budgets
   bench              run the benchmarks and write docs/performance.md
+                     [compile [--rounds N]]: compile cost against percpu 0.4.0
 ";
 
 fn main() -> ExitCode {

@@ -73,8 +73,10 @@ pub static RECORD: Record = RECORD_INIT;
 pub static CPU_ID: usize = usize::MAX;
 #[def_percpu]
 pub static ADD_COUNTER: u64 = 0;
+// `static mut`, as some 0.4 kernels declare their per-CPU state: the `mut`
+// means nothing, and every check below runs on it like on the others.
 #[def_percpu]
-pub static WITH_COUNTER: u64 = 0;
+pub static mut WITH_COUNTER: u64 = 0;
 
 /// Times this CPU disabled preemption (counted by the `KernelGuardIf` impl).
 #[cfg(feature = "preempt")]
