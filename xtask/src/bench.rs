@@ -172,7 +172,7 @@ const ACCESS_OPS: &[(&str, &str)] = &[
     ("write", "`write_current`"),
     ("add", "`add_current`"),
     ("with_current", "`with_current` increment"),
-    ("chain", "`with_current(|v| *v += 1)` chain"),
+    ("chain", "`with_current` chain: `*v += 1` back to back"),
 ];
 
 /// `thread_local!` as measured in the `preempt` run: the reference of that
