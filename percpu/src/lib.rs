@@ -49,8 +49,11 @@ extern crate self as percpu;
 #[doc(hidden)]
 pub mod __priv;
 mod arch;
+mod boxed;
+mod counter;
 mod current_ref;
 mod debug_borrow;
+mod dynamic;
 mod guard;
 mod init_error;
 mod location;
@@ -67,10 +70,13 @@ pub use area::{
     init, init_in_place, init_percpu_reg, percpu_area_base, percpu_area_layout_expected,
     percpu_area_num, percpu_area_size, read_percpu_reg, write_percpu_reg,
 };
+pub use boxed::PerCpuBox;
+pub use counter::PerCpuCounter;
 pub use current_ref::CurrentRef;
+pub use dynamic::{AllocError, DynamicLocation};
 pub use init_error::InitError;
 pub use per_cpu::PerCpu;
-pub use percpu_macros::def_percpu;
+pub use percpu_macros::{def_percpu, def_percpu_counter};
 pub use primitive::{PerCpuInteger, PerCpuPrimitive};
 
 /// Guards that the per-CPU methods take, re-exported for kernels that need

@@ -45,6 +45,14 @@ impl<T, L> PerCpu<T, L> {
     }
 }
 
+impl<T, L> PerCpu<T, L> {
+    /// The location, for the runtime's other handles.
+    #[inline(always)]
+    pub(crate) fn __location(&self) -> &L {
+        &self.location
+    }
+}
+
 impl<T, L: StaticLocation<T>> PerCpu<T, L> {
     /// Link-time address (VMA) of this variable's template in `.percpu`
     /// (its offset, unless `.percpu` is linked at a non-zero VMA).
@@ -195,6 +203,36 @@ impl<T, L: Location> PerCpu<T, L> {
     pub unsafe fn remote_ref_mut_raw(&self, cpu_id: usize) -> &mut T {
         // SAFETY: the caller's contract.
         unsafe { &mut *(self.remote_ptr(cpu_id) as *mut T) }
+    }
+
+    /// Every initialised area's copy, with its CPU id, in CPU order.
+    ///
+    /// # Safety
+    /// The areas must be initialised, and while the iterator or any
+    /// reference it gave lives, no CPU may hold a `&mut` to its copy or
+    /// write it (`with_current`, `write_current`, the read-modify-write
+    /// set, `current_ref_mut_raw`, ...): a `&T` to another CPU's copy must
+    /// never coexist with that CPU's `&mut`. Stop the writers first, or use
+    /// a [`PerCpuCounter`](crate::PerCpuCounter), whose `sum` needs no such
+    /// promise.
+    #[inline]
+    pub unsafe fn iter_raw(&self) -> impl ExactSizeIterator<Item = (usize, &T)> + '_ {
+        // SAFETY: the caller's contract, for every CPU id below the number
+        // of initialised areas.
+        (0..crate::percpu_area_num()).map(move |cpu| (cpu, unsafe { self.remote_ref_raw(cpu) }))
+    }
+
+    /// The wrapping sum of every initialised area's copy.
+    ///
+    /// # Safety
+    /// As for [`Self::iter_raw`].
+    #[inline]
+    pub unsafe fn sum_raw(&self) -> T
+    where
+        T: PerCpuInteger + Default,
+    {
+        // SAFETY: the caller's contract.
+        unsafe { self.iter_raw() }.fold(T::default(), |sum, (_, &v)| sum.__apply::<{ ops::ADD }>(v))
     }
 }
 

@@ -51,26 +51,69 @@ pub fn expand(def: &PercpuDef) -> TokenStream {
         init,
         ..
     } = def;
-    let Attrs {
-        cfg,
-        public,
-        storage,
-    } = split_attrs(&def.attrs);
-    let storage_name = format_ident!("__PERCPU_{}", name);
-    let location = format_ident!("__PERCPU_{}_LOCATION", name);
+    let attrs = split_attrs(&def.attrs);
+    let (cfg, public) = (&attrs.cfg, &attrs.public);
+    let storage = storage_and_location(&attrs, vis, name, quote!(#ty), quote!(#init));
+    let location = location_name(name);
     let wrapper = format_ident!("{}_WRAPPER", name);
-    let name_str = name.to_string();
     let wrapper_doc = format!("Access to the per-CPU static [`{name}`]: one copy per CPU.");
 
+    // The methods are `percpu::PerCpu`'s, written once in the runtime.
+    quote! {
+        #storage
+
+        #(#cfg)*
+        #[doc = #wrapper_doc]
+        #[allow(non_camel_case_types)]
+        #vis type #wrapper = ::percpu::PerCpu<#ty, #location>;
+
+        #(#cfg)*
+        #(#public)*
+        #vis static #name: #wrapper = unsafe { ::percpu::PerCpu::__new(#location {}) };
+    }
+}
+
+/// `def_percpu_counter!`: an `isize` slot per CPU, reachable only through
+/// the `PerCpuCounter` handle.
+pub fn expand_counter(def: &crate::validate::CounterDef) -> TokenStream {
+    let crate::validate::CounterDef { attrs, vis, name } = def;
+    let attrs = split_attrs(attrs);
+    let (cfg, public) = (&attrs.cfg, &attrs.public);
+    let storage = storage_and_location(&attrs, vis, name, quote!(isize), quote!(0));
+    let location = location_name(name);
+    quote! {
+        #storage
+
+        #(#cfg)*
+        #(#public)*
+        #vis static #name: ::percpu::PerCpuCounter<#location> =
+            unsafe { ::percpu::PerCpuCounter::__from_location(#location {}) };
+    }
+}
+
+fn location_name(name: &syn::Ident) -> syn::Ident {
+    format_ident!("__PERCPU_{}_LOCATION", name)
+}
+
+/// The storage, in `.percpu`, and the type that names it: what must be
+/// generated for each static because it names the symbol.
+fn storage_and_location(
+    attrs: &Attrs<'_>,
+    vis: &syn::Visibility,
+    name: &syn::Ident,
+    ty: TokenStream,
+    init: TokenStream,
+) -> TokenStream {
+    let Attrs { cfg, storage, .. } = attrs;
+    let storage_name = format_ident!("__PERCPU_{}", name);
+    let location = location_name(name);
+    let name_str = name.to_string();
     // With `sp-naive` there is one CPU and no linker script: plain globals.
     let section = if cfg!(feature = "sp-naive") {
         quote! {}
     } else {
         quote! { #[link_section = ".percpu"] }
     };
-
-    // The storage, the type that names it, and the handle; the methods are
-    // `percpu::PerCpu`'s, written once in the runtime.
     quote! {
         #(#cfg)*
         #(#storage)*
@@ -87,14 +130,5 @@ pub fn expand(def: &PercpuDef) -> TokenStream {
 
         #(#cfg)*
         ::percpu::__percpu_static_location!(#location, #storage_name, #ty, #name_str, #init);
-
-        #(#cfg)*
-        #[doc = #wrapper_doc]
-        #[allow(non_camel_case_types)]
-        #vis type #wrapper = ::percpu::PerCpu<#ty, #location>;
-
-        #(#cfg)*
-        #(#public)*
-        #vis static #name: #wrapper = unsafe { ::percpu::PerCpu::__new(#location {}) };
     }
 }

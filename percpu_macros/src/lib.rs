@@ -37,6 +37,23 @@ pub fn def_percpu(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// Defines a [`PerCpuCounter`](https://docs.rs/percpu) static: one `isize`
+/// slot per CPU in `.percpu`, reachable only through the counter's `add`
+/// and `sum`.
+///
+/// ```ignore
+/// percpu::def_percpu_counter!(pub static PACKETS);
+/// PACKETS.add(1);
+/// let total: i64 = PACKETS.sum();
+/// ```
+#[proc_macro]
+pub fn def_percpu_counter(item: TokenStream) -> TokenStream {
+    match syn::parse::<validate::CounterDef>(item) {
+        Ok(def) => expand::expand_counter(&def).into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
 /// The link-time address (VMA) of a symbol in `.percpu`, as a `usize`:
 /// `percpu_symbol_vma!(_percpu_load_start)`.
 ///

@@ -84,3 +84,33 @@ fn check_sized(ty: &Type) -> syn::Result<()> {
         None => Ok(()),
     }
 }
+
+/// A validated `def_percpu_counter!` input: `#[attrs] VIS static NAME`.
+pub struct CounterDef {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+}
+
+impl syn::parse::Parse for CounterDef {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        if !input.peek(syn::Token![static]) {
+            return Err(input
+                .error("expected `static NAME`: write `def_percpu_counter!(pub static NAME);`"));
+        }
+        input.parse::<syn::Token![static]>()?;
+        let name: Ident = input.parse()?;
+        if input.peek(syn::Token![:]) || input.peek(syn::Token![=]) {
+            return Err(input.error(
+                "a per-CPU counter has no type or initialiser: it is a `PerCpuCounter` starting at 0",
+            ));
+        }
+        let _ = input.parse::<Option<syn::Token![;]>>()?;
+        if !input.is_empty() {
+            return Err(input.error("one counter per `def_percpu_counter!`"));
+        }
+        Ok(Self { attrs, vis, name })
+    }
+}
