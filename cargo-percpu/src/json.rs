@@ -25,10 +25,10 @@
 //! `section-exists` is reported and `template` is all zeros. A new field may
 //! be added within a version; renaming or removing one bumps it.
 
+// The version lives with the report it describes, so that this module
+// depends on `report` and not the other way round.
+pub use crate::report::SCHEMA_VERSION;
 use crate::report::Report;
-
-/// The version of the JSON schema, `schema_version` in the document.
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// The report as one pretty-printed JSON document.
 pub fn to_json(report: &Report) -> String {

@@ -108,10 +108,14 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The version of the JSON schema, `schema_version` in the document (see
+/// [`crate::json`]).
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Everything `cargo percpu inspect` reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// The JSON schema version, [`crate::json::SCHEMA_VERSION`].
+    /// The JSON schema version, [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The header.
     pub file: FileReport,
@@ -226,7 +230,7 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
             detail: "no .percpu section".into(),
         });
         return Report {
-            schema_version: crate::json::SCHEMA_VERSION,
+            schema_version: SCHEMA_VERSION,
             file,
             section: None,
             template: TemplateReport {
@@ -438,7 +442,7 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
     });
 
     Report {
-        schema_version: crate::json::SCHEMA_VERSION,
+        schema_version: SCHEMA_VERSION,
         file,
         section: Some(SectionReport {
             present: true,
