@@ -49,7 +49,7 @@ pub struct LdscriptArgs {
     /// Area alignment: the stride is the template rounded up to it (a power of two ≥ 64).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN, value_parser = parse_number)]
     pub align: u64,
-    /// The architecture (x86_64, aarch64, riscv64, riscv32, loongarch64, arm); default x86_64.
+    /// The architecture (x86_64, aarch64, riscv64, riscv32, loongarch64, armv7); default x86_64.
     #[arg(long, value_name = "ARCH", conflicts_with = "target")]
     pub arch: Option<String>,
     /// Pick the architecture from a target triple, such as aarch64-unknown-none.

@@ -10,7 +10,7 @@
 //!            "machine": str, "kind": str, "entry": int},
 //!   "section": {"present": true, "vma": int, "lma": int, "file_size": int,
 //!               "mem_size": int, "nobits": bool, "align": int} | null,
-//!   "template": {"start": int, "end": int, "size": int, "stride": int, "areas": int},
+//!   "template": {"start": int, "end": int, "size": int, "align": int, "stride": int, "areas": int},
 //!   "variables": [{"name": str, "symbol": str, "offset": int, "size": int, "align": int}],
 //!   "checks": [{"name": str, "passed": bool, "detail": str}]
 //! }
@@ -27,8 +27,8 @@
 
 // The version lives with the report it describes, so that this module
 // depends on `report` and not the other way round.
-pub use crate::report::SCHEMA_VERSION;
 use crate::report::Report;
+pub use crate::report::SCHEMA_VERSION;
 
 /// The report as one pretty-printed JSON document.
 pub fn to_json(report: &Report) -> String {

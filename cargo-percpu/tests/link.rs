@@ -21,7 +21,7 @@ const TARGETS: &[(&str, Arch)] = &[
     ("aarch64-unknown-none", Arch::Aarch64),
     ("riscv64gc-unknown-none-elf", Arch::Riscv64),
     ("riscv32imac-unknown-none-elf", Arch::Riscv32),
-    ("armv7a-none-eabi", Arch::Arm),
+    ("armv7a-none-eabi", Arch::Armv7),
 ];
 
 /// The entry point and panic handler every test kernel ends with.
@@ -277,11 +277,26 @@ fn a_fragment_in_a_hand_written_script() {
     goblin_agrees(&data, &report);
     assert!(report.passed(), "{:#?}", report.checks);
     assert_eq!(report.template.stride, 256);
+    assert_eq!(report.template.align, 256);
     assert_eq!(report.section.as_ref().unwrap().mem_size, 512);
-    // The template is padded to the alignment, so the runtime's stride (the
-    // template rounded up to 64 bytes) is the script's 256 as well.
-    assert!(report.template.size > 0);
-    assert_eq!(report.template.size % 256, 0, "{:?}", report.template);
+    // No padding: the template is its variables, and the stride reaches the
+    // runtime as a symbol, which wins over `--align`.
+    assert!(report.template.size > 0 && report.template.size < 256);
+    let defaults = inspect_bytes(&data, "fragment", &InspectOptions::default()).unwrap();
+    assert_eq!(defaults.template, report.template);
+
+    // A stride edited away from the rule is caught.
+    let line = "_percpu_area_stride = _percpu_load_start + MAX(ALIGN(_percpu_load_end - _percpu_load_start, 256), 256);";
+    assert!(script.contains(line));
+    let edited = script.replacen(line, "_percpu_area_stride = _percpu_load_start + 512;", 1);
+    let elf = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &edited).unwrap();
+    let report = inspect_bytes(&std::fs::read(&elf).unwrap(), "edited", &opts).unwrap();
+    let symbols = report.check(checks::SYMBOLS).unwrap();
+    assert!(!symbols.passed, "{symbols:?}");
+    assert!(
+        symbols.detail.contains("_percpu_area_stride 0x200"),
+        "{symbols:?}"
+    );
 }
 
 #[test]
@@ -308,13 +323,9 @@ fn link_time_asserts_catch_a_broken_layout() {
     link(&dir, Some(target), &KERNEL.replace("EXTRA", big), &wide).unwrap();
 
     // A reservation edited down to fewer areas than CPU_NUM.
-    let line = "MAX(ALIGN(_percpu_load_end - _percpu_load_start, 64), 64) * CPU_NUM;\n";
+    let line = "(_percpu_area_stride - _percpu_load_start) * CPU_NUM;\n";
     assert!(script.contains(line));
-    let shrunk = script.replacen(
-        line,
-        "MAX(ALIGN(_percpu_load_end - _percpu_load_start, 64), 64) * 2;\n",
-        1,
-    );
+    let shrunk = script.replacen(line, "(_percpu_area_stride - _percpu_load_start) * 2;\n", 1);
     let err = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &shrunk).unwrap_err();
     assert!(err.contains("reserves fewer than CPU_NUM areas"), "{err}");
 
