@@ -16,13 +16,10 @@ use cargo_percpu::ldscript::{render, Arch, Kind, Options};
 use cargo_percpu::report::{checks, inspect_bytes, InspectOptions, Report};
 use common::crosscheck::goblin_agrees;
 
-const TARGETS: &[(&str, Arch)] = &[
-    ("x86_64-unknown-none", Arch::X86_64),
-    ("aarch64-unknown-none", Arch::Aarch64),
-    ("riscv64gc-unknown-none-elf", Arch::Riscv64),
-    ("riscv32imac-unknown-none-elf", Arch::Riscv32),
-    ("armv7a-none-eabi", Arch::Armv7),
-];
+/// Every architecture's bare-metal target, as `percpu_layout` names it.
+fn targets() -> impl Iterator<Item = (&'static str, Arch)> {
+    Arch::ALL.into_iter().map(|arch| (arch.target(), arch))
+}
 
 /// The entry point and panic handler every test kernel ends with.
 macro_rules! boot_code {
@@ -175,7 +172,7 @@ fn names(report: &Report) -> Vec<&str> {
 #[test]
 fn kernels_link_and_inspect_clean_on_every_installed_target() {
     let mut built = 0;
-    for &(target, arch) in TARGETS {
+    for (target, arch) in targets() {
         if !installed(target) {
             eprintln!("skipped: target {target} is not installed");
             continue;
@@ -228,7 +225,7 @@ fn kernels_link_and_inspect_clean_on_every_installed_target() {
 
 #[test]
 fn an_empty_percpu_links_to_a_sane_layout() {
-    let Some(&(target, arch)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -250,7 +247,7 @@ fn an_empty_percpu_links_to_a_sane_layout() {
 
 #[test]
 fn a_fragment_in_a_hand_written_script() {
-    let Some(&(target, arch)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -301,7 +298,7 @@ fn a_fragment_in_a_hand_written_script() {
 
 #[test]
 fn link_time_asserts_catch_a_broken_layout() {
-    let Some(&(target, arch)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -413,7 +410,7 @@ fn extra_elfs_from_the_environment_agree_with_goblin() {
 
 #[test]
 fn a_relocatable_object_lays_out_its_input_sections() {
-    let Some(&(target, _)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, _)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };

@@ -166,6 +166,19 @@ impl Arch {
         }
     }
 
+    /// The bare-metal target this project builds, tests and measures the
+    /// architecture with.
+    pub fn target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-none",
+            Arch::Aarch64 => "aarch64-unknown-none",
+            Arch::Riscv64 => "riscv64gc-unknown-none-elf",
+            Arch::Riscv32 => "riscv32imac-unknown-none-elf",
+            Arch::Loongarch64 => "loongarch64-unknown-none",
+            Arch::Armv7 => "armv7a-none-eabi",
+        }
+    }
+
     /// The name in prose: `x86_64`, `AArch64`, `ARMv7-A`, ...
     pub fn title(self) -> &'static str {
         match self {
@@ -239,6 +252,7 @@ mod tests {
     fn names_and_targets() {
         for arch in Arch::ALL {
             assert_eq!(Arch::from_name(arch.name()), Some(arch));
+            assert_eq!(Arch::from_target(arch.target()), Some(arch));
         }
         assert_eq!(Arch::from_name("arm"), None);
         let targets = [
