@@ -51,15 +51,7 @@ pub struct FileFacts {
 impl FileFacts {
     /// The architecture, when it is one the project supports.
     pub fn arch(&self) -> Option<Arch> {
-        match (self.machine, self.bits) {
-            (m, 64) if m == elf::EM_X86_64.0 => Some(Arch::X86_64),
-            (m, 64) if m == elf::EM_AARCH64.0 => Some(Arch::Aarch64),
-            (m, 64) if m == elf::EM_RISCV.0 => Some(Arch::Riscv64),
-            (m, 32) if m == elf::EM_RISCV.0 => Some(Arch::Riscv32),
-            (m, 64) if m == elf::EM_LOONGARCH.0 => Some(Arch::Loongarch64),
-            (m, 32) if m == elf::EM_ARM.0 => Some(Arch::Armv7),
-            _ => None,
-        }
+        Arch::from_elf(self.machine, self.bits)
     }
 
     /// A name for `e_machine`.

@@ -16,8 +16,9 @@
 //! }
 //! ```
 //!
-//! `machine` is one of `x86_64`, `aarch64`, `riscv64`, `riscv32`,
-//! `loongarch64`, `arm`, `x86`, or `EM_<number>`; `kind` is `executable`,
+//! `machine` is our name of the architecture (`percpu_layout::Arch::name`:
+//! `x86_64`, `aarch64`, ..., `armv7`) when percpu supports it, else `x86`,
+//! `riscv<bits>` or `EM_<number>`; `kind` is `executable`,
 //! `shared-object`, `relocatable`, `core` or `other`. `variables` is sorted
 //! by offset. The check names, in order, are `section-exists`, `vma`,
 //! `template-in-file`, `symbols`, `reservation` (only with `--cpus`),

@@ -37,7 +37,7 @@ pub struct FileReport {
     pub class: String,
     /// `little` or `big`.
     pub endian: String,
-    /// `x86_64`, `aarch64`, `riscv64`, `riscv32`, `loongarch64`, `arm`, or
+    /// Our name of the architecture (`percpu_layout::Arch::name`), or
     /// another name (`EM_<n>` when unknown).
     pub machine: String,
     /// `executable`, `shared-object`, `relocatable`, `core` or `other`.

@@ -430,7 +430,7 @@ pub fn render(kind: Kind, opts: &Options) -> Result<String, RenderError> {
 /// and returns its path, to pass to the linker with `-T`.
 ///
 /// ```no_run
-/// use cargo_percpu::ldscript::{write_script, Arch, Kind, Options};
+/// use percpu_layout::ldscript::{write_script, Arch, Kind, Options};
 /// let arch = Arch::from_build_target().expect("a supported TARGET");
 /// let script = write_script(Kind::Full, &Options::new(arch, 4)).expect("render the linker script");
 /// println!("cargo:rustc-link-arg=-T{}", script.display());

@@ -153,6 +153,22 @@ impl Arch {
         }
     }
 
+    /// The architecture of an ELF file's `e_machine` and class (32 or 64
+    /// bits).
+    pub fn from_elf(machine: u16, bits: u32) -> Option<Arch> {
+        // e_machine values: EM_386 3, EM_ARM 40, EM_X86_64 62, EM_AARCH64 183,
+        // EM_RISCV 243, EM_LOONGARCH 258.
+        match (machine, bits) {
+            (62, 64) => Some(Arch::X86_64),
+            (183, 64) => Some(Arch::Aarch64),
+            (243, 64) => Some(Arch::Riscv64),
+            (243, 32) => Some(Arch::Riscv32),
+            (258, 64) => Some(Arch::Loongarch64),
+            (40, 32) => Some(Arch::Armv7),
+            _ => None,
+        }
+    }
+
     /// Our one name for the architecture, everywhere: `--arch`, the test
     /// matrix, the codegen report.
     pub fn name(self) -> &'static str {

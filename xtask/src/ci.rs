@@ -193,9 +193,7 @@ fn crosscheck_built_elfs() -> Result<()> {
         }
     }
     if elfs.len() <= TARGETS.len() {
-        anyhow::bail!(
-            "expected a QEMU kernel per target and the host tests, found {elfs:?}"
-        );
+        anyhow::bail!("expected a QEMU kernel per target and the host tests, found {elfs:?}");
     }
     let joined = std::env::join_paths(&elfs)?;
     eprintln!("cross-checking {} ELF files", elfs.len());

@@ -518,20 +518,20 @@ fn secs(d: Option<Duration>) -> String {
 fn outcome_line(o: &Outcome) -> String {
     match &o.failure {
         None if o.offsets_checked == 0 => format!(
-            "{:<18} build {:>6}  boot {:>6}  PASS (sp-naive: inspect finds no per-CPU variable, as expected)",
+            "{:<22} build {:>6}  boot {:>6}  PASS (sp-naive: inspect finds no per-CPU variable, as expected)",
             o.name,
             secs(o.build),
             secs(o.boot),
         ),
         None => format!(
-            "{:<18} build {:>6}  boot {:>6}  PASS ({} offsets match inspect)",
+            "{:<22} build {:>6}  boot {:>6}  PASS ({} offsets match inspect)",
             o.name,
             secs(o.build),
             secs(o.boot),
             o.offsets_checked
         ),
         Some(reason) => format!(
-            "{:<18} build {:>6}  boot {:>6}  FAIL: {reason}",
+            "{:<22} build {:>6}  boot {:>6}  FAIL: {reason}",
             o.name,
             secs(o.build),
             secs(o.boot)
@@ -541,11 +541,11 @@ fn outcome_line(o: &Outcome) -> String {
 
 fn print_summary(outcomes: &[Outcome], total: Duration) {
     println!();
-    println!("{:<18} {:>7} {:>7}  result", "config", "build", "boot");
-    println!("{}", "-".repeat(44));
+    println!("{:<22} {:>7} {:>7}  result", "config", "build", "boot");
+    println!("{}", "-".repeat(48));
     for o in outcomes {
         println!(
-            "{:<18} {:>7} {:>7}  {}",
+            "{:<22} {:>7} {:>7}  {}",
             o.name,
             secs(o.build),
             secs(o.boot),
@@ -553,7 +553,7 @@ fn print_summary(outcomes: &[Outcome], total: Duration) {
         );
     }
     let passed = outcomes.iter().filter(|o| o.failure.is_none()).count();
-    println!("{}", "-".repeat(44));
+    println!("{}", "-".repeat(48));
     println!(
         "{passed}/{} passed in {:.0}s",
         outcomes.len(),

@@ -34,6 +34,7 @@ fn main() {
     let path = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("kernel.ld");
     std::fs::write(&path, script).expect("the linker script is written to OUT_DIR");
     println!("cargo:rustc-link-arg=-T{}", path.display());
+    println!("cargo:rustc-env=PERCPU_TEST_ARCH={}", arch.name());
     // What the kernel checks its areas against.
     println!("cargo:rustc-env=PERCPU_TEST_AREA_ALIGN={align}");
     println!("cargo:rerun-if-changed=build.rs");
