@@ -1,8 +1,12 @@
 //! Links the host tests (x86_64 Linux user space) with the user-space linker
 //! script that `cargo percpu ldscript --linux-user` renders: it inserts
 //! `.percpu` after `.bss`, at a non-zero VMA, with 4 areas reserved.
+//!
+//! `PERCPU_TEST_AREA_ALIGN=256` renders it with `--align 256` instead, for
+//! `tests/init.rs` to show the script's alignment reaching the runtime.
 
-use cargo_percpu::ldscript::{write_script, Arch, Kind, Options};
+use percpu_layout::ldscript::{write_script, Arch, Kind, Options};
+use percpu_layout::DEFAULT_AREA_ALIGN;
 
 /// Areas the host tests reserve: one per test thread.
 const HOST_TEST_CPUS: usize = 4;
@@ -11,6 +15,8 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(percpu_non_zero_vma)");
     println!("cargo::rustc-check-cfg=cfg(percpu_fused_access)");
+    println!("cargo::rustc-check-cfg=cfg(percpu_test_wide_areas)");
+    println!("cargo:rerun-if-env-changed=PERCPU_TEST_AREA_ALIGN");
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let sp_naive = std::env::var_os("CARGO_FEATURE_SP_NAIVE").is_some();
@@ -33,8 +39,21 @@ fn main() {
     if target_os != "linux" || target_arch != "x86_64" || sp_naive {
         return;
     }
-    let path = write_script(Kind::LinuxUser, &Options::new(Arch::X86_64, HOST_TEST_CPUS))
+    let align = match std::env::var("PERCPU_TEST_AREA_ALIGN") {
+        Ok(text) => text.parse().expect("PERCPU_TEST_AREA_ALIGN is a number"),
+        Err(_) => DEFAULT_AREA_ALIGN,
+    };
+    let opts = Options {
+        align,
+        ..Options::new(Arch::X86_64, HOST_TEST_CPUS)
+    };
+    let path = write_script(Kind::LinuxUser, &opts)
         .expect("the user-space linker script renders into OUT_DIR");
+    // What the tests check the runtime against.
+    println!("cargo:rustc-env=PERCPU_TEST_AREA_ALIGN={align}");
+    if align >= 256 {
+        println!("cargo:rustc-cfg=percpu_test_wide_areas");
+    }
     // `-T` with an `INSERT` script augments the default script instead of
     // replacing it. Tests and benches only: users link their own kernels.
     for kind in ["tests", "benches"] {

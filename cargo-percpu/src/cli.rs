@@ -49,8 +49,8 @@ pub struct LdscriptArgs {
     /// Area alignment: the stride is the template rounded up to it (a power of two ≥ 64).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN, value_parser = parse_number)]
     pub align: u64,
-    /// The architecture (x86_64, aarch64, riscv64, riscv32, loongarch64, arm); default x86_64.
-    #[arg(long, value_name = "ARCH", conflicts_with = "target")]
+    /// The architecture; default x86_64.
+    #[arg(long, value_name = "ARCH", conflicts_with = "target", help = arch_help())]
     pub arch: Option<String>,
     /// Pick the architecture from a target triple, such as aarch64-unknown-none.
     #[arg(long, value_name = "TRIPLE")]
@@ -86,6 +86,14 @@ pub struct InspectArgs {
     /// The area alignment the script was rendered with.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN, value_parser = parse_number)]
     pub align: u64,
+}
+
+/// `--arch`'s help, with every architecture's name.
+fn arch_help() -> String {
+    format!(
+        "The architecture ({}); default x86_64",
+        Arch::ALL.map(Arch::name).join(", ")
+    )
 }
 
 /// Parses `0x…`, `0o…`, `0b…` or decimal, with `_` separators.

@@ -31,14 +31,7 @@ impl From<object::read::Error> for ElfError {
     }
 }
 
-/// The names of the four layout symbols.
-pub const PERCPU_START: &str = "_percpu_start";
-/// See [`PERCPU_START`].
-pub const PERCPU_END: &str = "_percpu_end";
-/// See [`PERCPU_START`].
-pub const PERCPU_LOAD_START: &str = "_percpu_load_start";
-/// See [`PERCPU_START`].
-pub const PERCPU_LOAD_END: &str = "_percpu_load_end";
+use percpu_layout::{symbols, SECTION};
 
 /// The ELF header fields the report shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,15 +51,7 @@ pub struct FileFacts {
 impl FileFacts {
     /// The architecture, when it is one the project supports.
     pub fn arch(&self) -> Option<Arch> {
-        match (self.machine, self.bits) {
-            (m, 64) if m == elf::EM_X86_64.0 => Some(Arch::X86_64),
-            (m, 64) if m == elf::EM_AARCH64.0 => Some(Arch::Aarch64),
-            (m, 64) if m == elf::EM_RISCV.0 => Some(Arch::Riscv64),
-            (m, 32) if m == elf::EM_RISCV.0 => Some(Arch::Riscv32),
-            (m, 64) if m == elf::EM_LOONGARCH.0 => Some(Arch::Loongarch64),
-            (m, 32) if m == elf::EM_ARM.0 => Some(Arch::Arm),
-            _ => None,
-        }
+        Arch::from_elf(self.machine, self.bits)
     }
 
     /// A name for `e_machine`.
@@ -156,6 +141,10 @@ pub struct ElfFacts {
     pub load_start: Option<u64>,
     /// `_percpu_load_end`, if defined.
     pub load_end: Option<u64>,
+    /// `_percpu_area_align`, if defined (scripts older than it define none).
+    pub area_align: Option<u64>,
+    /// `_percpu_area_stride`, if defined.
+    pub area_stride: Option<u64>,
     /// The variables, in symbol-table order.
     pub variables: Vec<RawVariable>,
     /// Whether the file has a symbol table at all.
@@ -201,7 +190,11 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
     let mut cursor = 0u64;
     for (index, shdr) in sections.enumerate() {
         let name = sections.section_name(endian, shdr)?;
-        let is_percpu = name == b".percpu" || (relocatable && name.starts_with(b".percpu."));
+        let is_percpu = name == SECTION.as_bytes()
+            || (relocatable
+                && name
+                    .strip_prefix(SECTION.as_bytes())
+                    .is_some_and(|rest| rest.starts_with(b".")));
         if !is_percpu {
             continue;
         }
@@ -286,6 +279,8 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
         percpu_end: None,
         load_start: None,
         load_end: None,
+        area_align: None,
+        area_stride: None,
         variables: Vec::new(),
         has_symtab: !symbols.is_empty(),
     };
@@ -307,10 +302,12 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
         let value: u64 = sym.st_value(endian).into();
         let defined = !sym.st_shndx(endian).is_special() || sym.st_shndx(endian) == elf::SHN_ABS;
         let slot = match name {
-            b"_percpu_start" => Some(&mut facts.percpu_start),
-            b"_percpu_end" => Some(&mut facts.percpu_end),
-            b"_percpu_load_start" => Some(&mut facts.load_start),
-            b"_percpu_load_end" => Some(&mut facts.load_end),
+            _ if name == symbols::START.as_bytes() => Some(&mut facts.percpu_start),
+            _ if name == symbols::END.as_bytes() => Some(&mut facts.percpu_end),
+            _ if name == symbols::LOAD_START.as_bytes() => Some(&mut facts.load_start),
+            _ if name == symbols::LOAD_END.as_bytes() => Some(&mut facts.load_end),
+            _ if name == symbols::AREA_ALIGN.as_bytes() => Some(&mut facts.area_align),
+            _ if name == symbols::AREA_STRIDE.as_bytes() => Some(&mut facts.area_stride),
             _ => None,
         };
         if let Some(slot) = slot {

@@ -10,14 +10,15 @@
 //!            "machine": str, "kind": str, "entry": int},
 //!   "section": {"present": true, "vma": int, "lma": int, "file_size": int,
 //!               "mem_size": int, "nobits": bool, "align": int} | null,
-//!   "template": {"start": int, "end": int, "size": int, "stride": int, "areas": int},
+//!   "template": {"start": int, "end": int, "size": int, "align": int, "stride": int, "areas": int},
 //!   "variables": [{"name": str, "symbol": str, "offset": int, "size": int, "align": int}],
 //!   "checks": [{"name": str, "passed": bool, "detail": str}]
 //! }
 //! ```
 //!
-//! `machine` is one of `x86_64`, `aarch64`, `riscv64`, `riscv32`,
-//! `loongarch64`, `arm`, `x86`, or `EM_<number>`; `kind` is `executable`,
+//! `machine` is our name of the architecture (`percpu_layout::Arch::name`:
+//! `x86_64`, `aarch64`, ..., `armv7`) when percpu supports it, else `x86`,
+//! `riscv<bits>` or `EM_<number>`; `kind` is `executable`,
 //! `shared-object`, `relocatable`, `core` or `other`. `variables` is sorted
 //! by offset. The check names, in order, are `section-exists`, `vma`,
 //! `template-in-file`, `symbols`, `reservation` (only with `--cpus`),
@@ -25,10 +26,10 @@
 //! `section-exists` is reported and `template` is all zeros. A new field may
 //! be added within a version; renaming or removing one bumps it.
 
+// The version lives with the report it describes, so that this module
+// depends on `report` and not the other way round.
 use crate::report::Report;
-
-/// The version of the JSON schema, `schema_version` in the document.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use crate::report::SCHEMA_VERSION;
 
 /// The report as one pretty-printed JSON document.
 pub fn to_json(report: &Report) -> String {

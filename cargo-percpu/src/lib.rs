@@ -1,14 +1,16 @@
 //! `cargo percpu`: render the `.percpu` linker script that per-CPU data
 //! needs, and inspect what the linker made of it.
 //!
-//! The [`ldscript`] renderer is always built and has no dependency: a
-//! kernel's `build.rs` uses it with `default-features = false`. Everything
-//! else (the ELF inspector, its JSON form and the command line) is behind the
-//! default `cli` feature.
+//! The [`ldscript`] renderer is `percpu_layout`'s, re-exported, and is
+//! always built: a kernel's `build.rs` uses it with `default-features =
+//! false` (or `percpu_layout` itself). Everything else (the ELF inspector,
+//! its JSON form and the command line) is behind the default `cli` feature.
 
 #![deny(missing_docs)]
 
-pub mod ldscript;
+/// The link contract: section, symbols, area alignment and stride rule, reach.
+pub use percpu_layout as layout;
+pub use percpu_layout::ldscript;
 
 #[cfg(feature = "cli")]
 pub mod cli;

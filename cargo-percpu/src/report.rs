@@ -7,14 +7,15 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::elf::{self, ElfError, ElfFacts};
-use crate::ldscript::DEFAULT_ALIGN;
+use percpu_layout::{area_stride, is_area_align, symbols, DEFAULT_AREA_ALIGN, VARIABLE_PREFIX};
 
 /// What to check beyond the defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InspectOptions {
     /// Check that the reservation holds at least this many areas.
     pub cpus: Option<usize>,
-    /// The area alignment the script was rendered with (`--align`).
+    /// The area alignment, for a script that does not define
+    /// `_percpu_area_align` (`--align`); a script's own symbol wins.
     pub align: u64,
 }
 
@@ -22,7 +23,7 @@ impl Default for InspectOptions {
     fn default() -> Self {
         InspectOptions {
             cpus: None,
-            align: DEFAULT_ALIGN,
+            align: DEFAULT_AREA_ALIGN,
         }
     }
 }
@@ -36,7 +37,7 @@ pub struct FileReport {
     pub class: String,
     /// `little` or `big`.
     pub endian: String,
-    /// `x86_64`, `aarch64`, `riscv64`, `riscv32`, `loongarch64`, `arm`, or
+    /// Our name of the architecture (`percpu_layout::Arch::name`), or
     /// another name (`EM_<n>` when unknown).
     pub machine: String,
     /// `executable`, `shared-object`, `relocatable`, `core` or `other`.
@@ -73,6 +74,8 @@ pub struct TemplateReport {
     pub end: u64,
     /// `end - start`.
     pub size: u64,
+    /// The area alignment: `_percpu_area_align`, else `--align`.
+    pub align: u64,
     /// The area stride: the size rounded up to the alignment, at least one
     /// alignment unit so that an empty template still gives distinct areas.
     pub stride: u64,
@@ -108,10 +111,14 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The version of the JSON schema, `schema_version` in the document (see
+/// [`crate::json`]).
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Everything `cargo percpu inspect` reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// The JSON schema version, [`crate::json::SCHEMA_VERSION`].
+    /// The JSON schema version, [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The header.
     pub file: FileReport,
@@ -178,18 +185,14 @@ pub fn inspect_path(path: &Path, opts: &InspectOptions) -> Result<Report, ElfErr
 
 /// Inspects the bytes of an ELF file; `path` is only shown.
 pub fn inspect_bytes(data: &[u8], path: &str, opts: &InspectOptions) -> Result<Report, ElfError> {
-    if opts.align < DEFAULT_ALIGN || !opts.align.is_power_of_two() {
+    if !is_area_align(opts.align) {
         return Err(ElfError(format!(
-            "the alignment must be a power of two of at least {DEFAULT_ALIGN}, not {}",
+            "the alignment must be a power of two of at least {DEFAULT_AREA_ALIGN}, not {}",
             opts.align
         )));
     }
     let facts = elf::read(data)?;
     Ok(build(&facts, path, opts))
-}
-
-fn align_up(value: u64, align: u64) -> Option<u64> {
-    value.checked_add(align - 1).map(|v| v & !(align - 1))
 }
 
 /// Strips the mangling and the `__PERCPU_` prefix of the last path segment.
@@ -202,7 +205,7 @@ pub fn variable_name(symbol: &str) -> String {
         Some(at) => demangled.split_at(at + 2),
         None => ("", demangled.as_str()),
     };
-    match last.strip_prefix("__PERCPU_") {
+    match last.strip_prefix(VARIABLE_PREFIX) {
         Some(rest) if !rest.is_empty() => format!("{path}{rest}"),
         _ => demangled.clone(),
     }
@@ -226,13 +229,14 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
             detail: "no .percpu section".into(),
         });
         return Report {
-            schema_version: crate::json::SCHEMA_VERSION,
+            schema_version: SCHEMA_VERSION,
             file,
             section: None,
             template: TemplateReport {
                 start: 0,
                 end: 0,
                 size: 0,
+                align: 0,
                 stride: 0,
                 areas: 0,
             },
@@ -245,13 +249,19 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
     let start = facts.load_start.unwrap_or(sec.vma);
     let end = facts.load_end.unwrap_or(section_end);
     let size = end.saturating_sub(start);
-    let stride = align_up(size, opts.align)
+    // The script's own alignment and stride when it defines them, else the
+    // rule for `--align`.
+    let (script_align, script_stride) = script_layout(facts, start);
+    let align = script_align.unwrap_or(opts.align);
+    let stride = script_stride
+        .or_else(|| area_stride(size, align))
         .unwrap_or(u64::MAX)
-        .max(opts.align);
+        .max(1);
     let template = TemplateReport {
         start,
         end,
         size,
+        align,
         stride,
         areas: sec.mem_size / stride,
     };
@@ -438,7 +448,7 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
     });
 
     Report {
-        schema_version: crate::json::SCHEMA_VERSION,
+        schema_version: SCHEMA_VERSION,
         file,
         section: Some(SectionReport {
             present: true,
@@ -455,12 +465,23 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
     }
 }
 
+/// `_percpu_area_align` and `_percpu_area_stride` as offsets from the
+/// template's start. A zero stride is the runtime's stand-in for a script
+/// that predates the symbols, which says "the rule": no stride.
+fn script_layout(facts: &ElfFacts, start: u64) -> (Option<u64>, Option<u64>) {
+    let offset = |sym: Option<u64>| sym.map(|value| value.wrapping_sub(start));
+    (
+        offset(facts.area_align),
+        offset(facts.area_stride).filter(|&stride| stride != 0),
+    )
+}
+
 fn symbol_check(facts: &ElfFacts, vma: u64, lma: u64, mem_size: u64) -> (bool, String) {
     let named = [
-        (elf::PERCPU_START, facts.percpu_start),
-        (elf::PERCPU_END, facts.percpu_end),
-        (elf::PERCPU_LOAD_START, facts.load_start),
-        (elf::PERCPU_LOAD_END, facts.load_end),
+        (symbols::START, facts.percpu_start),
+        (symbols::END, facts.percpu_end),
+        (symbols::LOAD_START, facts.load_start),
+        (symbols::LOAD_END, facts.load_end),
     ];
     let missing: Vec<&str> = named
         .iter()
@@ -495,6 +516,26 @@ fn symbol_check(facts: &ElfFacts, vma: u64, lma: u64, mem_size: u64) -> (bool, S
     if Some(end) != start.checked_add(mem_size) {
         problems.push(format!(
             "_percpu_end {end:#x} is not _percpu_start + {mem_size:#x}"
+        ));
+    }
+    // A script that defines the alignment and stride must follow the rule.
+    let (area_align, area_stride_sym) = script_layout(facts, load_start);
+    if let (Some(align), Some(stride)) = (area_align, area_stride_sym) {
+        let expected = is_area_align(align)
+            .then(|| area_stride(load_end.wrapping_sub(load_start), align))
+            .flatten();
+        if expected != Some(stride) {
+            problems.push(format!(
+                "{} {stride:#x} is not the template rounded up to {} {align:#x}",
+                symbols::AREA_STRIDE,
+                symbols::AREA_ALIGN
+            ));
+        }
+    } else if area_stride_sym.is_some() && area_align.is_none() {
+        problems.push(format!(
+            "{} without {}",
+            symbols::AREA_STRIDE,
+            symbols::AREA_ALIGN
         ));
     }
     if problems.is_empty() {

@@ -106,7 +106,7 @@ fn bad_ldscript_arguments_are_one_line_and_status_2() {
         ],
         &["ldscript", "--cpus", "4", "--align", "96"],
         &["ldscript", "--cpus", "4", "--align", "32"],
-        &["ldscript", "--cpus", "67108865", "--arch", "arm"],
+        &["ldscript", "--cpus", "67108865", "--arch", "armv7"],
         &["ldscript", "--cpus", "18446744073709551615"],
         &["ldscript", "--cpus", "4", "--non-zero-vma", "0x1001"],
     ];
@@ -127,7 +127,7 @@ fn bad_ldscript_arguments_are_one_line_and_status_2() {
             "--cpus",
             "1",
             "--arch",
-            "arm",
+            "armv7",
             "--target",
             "x86_64-unknown-none"
         ])

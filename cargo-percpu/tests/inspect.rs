@@ -353,7 +353,7 @@ fn json_follows_the_schema() {
     );
     assert_eq!(
         keys(&value["template"]),
-        ["areas", "end", "size", "start", "stride"]
+        ["align", "areas", "end", "size", "start", "stride"]
     );
     assert_eq!(
         keys(&value["variables"][0]),

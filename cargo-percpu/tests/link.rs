@@ -16,13 +16,10 @@ use cargo_percpu::ldscript::{render, Arch, Kind, Options};
 use cargo_percpu::report::{checks, inspect_bytes, InspectOptions, Report};
 use common::crosscheck::goblin_agrees;
 
-const TARGETS: &[(&str, Arch)] = &[
-    ("x86_64-unknown-none", Arch::X86_64),
-    ("aarch64-unknown-none", Arch::Aarch64),
-    ("riscv64gc-unknown-none-elf", Arch::Riscv64),
-    ("riscv32imac-unknown-none-elf", Arch::Riscv32),
-    ("armv7a-none-eabi", Arch::Arm),
-];
+/// Every architecture's bare-metal target, as `percpu_layout` names it.
+fn targets() -> impl Iterator<Item = (&'static str, Arch)> {
+    Arch::ALL.into_iter().map(|arch| (arch.target(), arch))
+}
 
 /// The entry point and panic handler every test kernel ends with.
 macro_rules! boot_code {
@@ -175,7 +172,7 @@ fn names(report: &Report) -> Vec<&str> {
 #[test]
 fn kernels_link_and_inspect_clean_on_every_installed_target() {
     let mut built = 0;
-    for &(target, arch) in TARGETS {
+    for (target, arch) in targets() {
         if !installed(target) {
             eprintln!("skipped: target {target} is not installed");
             continue;
@@ -228,7 +225,7 @@ fn kernels_link_and_inspect_clean_on_every_installed_target() {
 
 #[test]
 fn an_empty_percpu_links_to_a_sane_layout() {
-    let Some(&(target, arch)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -250,7 +247,7 @@ fn an_empty_percpu_links_to_a_sane_layout() {
 
 #[test]
 fn a_fragment_in_a_hand_written_script() {
-    let Some(&(target, arch)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -277,16 +274,31 @@ fn a_fragment_in_a_hand_written_script() {
     goblin_agrees(&data, &report);
     assert!(report.passed(), "{:#?}", report.checks);
     assert_eq!(report.template.stride, 256);
+    assert_eq!(report.template.align, 256);
     assert_eq!(report.section.as_ref().unwrap().mem_size, 512);
-    // The template is padded to the alignment, so the runtime's stride (the
-    // template rounded up to 64 bytes) is the script's 256 as well.
-    assert!(report.template.size > 0);
-    assert_eq!(report.template.size % 256, 0, "{:?}", report.template);
+    // No padding: the template is its variables, and the stride reaches the
+    // runtime as a symbol, which wins over `--align`.
+    assert!(report.template.size > 0 && report.template.size < 256);
+    let defaults = inspect_bytes(&data, "fragment", &InspectOptions::default()).unwrap();
+    assert_eq!(defaults.template, report.template);
+
+    // A stride edited away from the rule is caught.
+    let line = "_percpu_area_stride = _percpu_load_start + MAX(ALIGN(_percpu_load_end - _percpu_load_start, 256), 256);";
+    assert!(script.contains(line));
+    let edited = script.replacen(line, "_percpu_area_stride = _percpu_load_start + 512;", 1);
+    let elf = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &edited).unwrap();
+    let report = inspect_bytes(&std::fs::read(&elf).unwrap(), "edited", &opts).unwrap();
+    let symbols = report.check(checks::SYMBOLS).unwrap();
+    assert!(!symbols.passed, "{symbols:?}");
+    assert!(
+        symbols.detail.contains("_percpu_area_stride 0x200"),
+        "{symbols:?}"
+    );
 }
 
 #[test]
 fn link_time_asserts_catch_a_broken_layout() {
-    let Some(&(target, arch)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -308,13 +320,9 @@ fn link_time_asserts_catch_a_broken_layout() {
     link(&dir, Some(target), &KERNEL.replace("EXTRA", big), &wide).unwrap();
 
     // A reservation edited down to fewer areas than CPU_NUM.
-    let line = "MAX(ALIGN(_percpu_load_end - _percpu_load_start, 64), 64) * CPU_NUM;\n";
+    let line = "(_percpu_area_stride - _percpu_load_start) * CPU_NUM;\n";
     assert!(script.contains(line));
-    let shrunk = script.replacen(
-        line,
-        "MAX(ALIGN(_percpu_load_end - _percpu_load_start, 64), 64) * 2;\n",
-        1,
-    );
+    let shrunk = script.replacen(line, "(_percpu_area_stride - _percpu_load_start) * 2;\n", 1);
     let err = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &shrunk).unwrap_err();
     assert!(err.contains("reserves fewer than CPU_NUM areas"), "{err}");
 
@@ -402,7 +410,7 @@ fn extra_elfs_from_the_environment_agree_with_goblin() {
 
 #[test]
 fn a_relocatable_object_lays_out_its_input_sections() {
-    let Some(&(target, _)) = TARGETS.iter().find(|(t, _)| installed(t)) else {
+    let Some((target, _)) = targets().find(|(t, _)| installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };

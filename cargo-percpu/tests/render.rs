@@ -163,7 +163,7 @@ fn errors() {
     }
     let o = Options {
         non_zero_vma: Some(0x1001),
-        ..Options::new(Arch::Arm, 1)
+        ..Options::new(Arch::Armv7, 1)
     };
     assert!(matches!(
         render(Kind::Fragment, &o),
@@ -171,7 +171,7 @@ fn errors() {
     ));
     let o = Options {
         base: Some(0xffff_ff80),
-        ..Options::new(Arch::Arm, 4)
+        ..Options::new(Arch::Armv7, 4)
     };
     assert!(matches!(
         render(Kind::Full, &o),

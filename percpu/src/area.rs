@@ -5,9 +5,6 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::InitError;
 
-/// Areas start on a cache line, so no two CPUs share one.
-const AREA_ALIGN: usize = 64;
-
 extern "C" {
     // Addresses: where the template is loaded and where the reservation ends.
     static _percpu_start: u8;
@@ -17,6 +14,11 @@ extern "C" {
     // assume they are non-null (and may reach them PC-relative, out of range).
     static _percpu_load_start: u8;
     static _percpu_load_end: u8;
+    // The area alignment and stride, offsets from `_percpu_load_start` like
+    // a variable's (`percpu_layout::symbols`). For scripts that predate them,
+    // `percpu_layout` defines both weakly on bare-metal targets.
+    static _percpu_area_align: u8;
+    static _percpu_area_stride: u8;
 }
 
 /// Serialises `init*`; readers of the area state wait while it is held.
@@ -40,14 +42,6 @@ static AREAS: Areas = Areas {
 };
 
 #[inline(always)]
-const fn align_up(value: usize, align: usize) -> Option<usize> {
-    match value.checked_add(align - 1) {
-        Some(v) => Some(v & !(align - 1)),
-        None => None,
-    }
-}
-
-#[inline(always)]
 fn template_size() -> usize {
     crate::__percpu_symbol_vma!(_percpu_load_end) - crate::__percpu_symbol_vma!(_percpu_load_start)
 }
@@ -57,13 +51,33 @@ fn template_addr() -> usize {
     core::ptr::addr_of!(_percpu_start) as usize
 }
 
-/// Size of one CPU's area: the template rounded up to 64 bytes (at least 64,
-/// so that an empty template still gives distinct areas).
+/// A layout symbol's value: its offset from `_percpu_load_start`.
+macro_rules! layout_value {
+    ($sym:ident) => {
+        crate::__percpu_symbol_vma!($sym) - crate::__percpu_symbol_vma!(_percpu_load_start)
+    };
+}
+
+/// The alignment of an area, as the linker script defines it
+/// (`cargo percpu ldscript --align`; 64 for a script that does not say).
+#[inline]
+fn area_align() -> usize {
+    layout_value!(_percpu_area_align)
+}
+
+/// Size of one CPU's area, the distance between two areas: as the linker
+/// script defines it, the template rounded up to the area alignment (at
+/// least one alignment, so that an empty template still gives distinct
+/// areas).
 #[inline]
 pub fn percpu_area_size() -> usize {
-    align_up(template_size(), AREA_ALIGN)
-        .unwrap_or(usize::MAX & !(AREA_ALIGN - 1))
-        .max(AREA_ALIGN)
+    match layout_value!(_percpu_area_stride) {
+        // A script that predates the symbol: the same rule, computed here.
+        0 => percpu_layout::area_stride(template_size() as u64, area_align() as u64)
+            .and_then(|stride| usize::try_from(stride).ok())
+            .unwrap_or(usize::MAX & !(area_align() - 1)),
+        stride => stride,
+    }
 }
 
 /// Number of per-CPU areas: once initialised, the number [`init`] or
@@ -84,7 +98,9 @@ fn reserved_areas() -> usize {
     reserved / percpu_area_size()
 }
 
-/// Memory [`init`] needs for `cpu_count` areas: size and 64-byte alignment.
+/// Memory [`init`] needs for `cpu_count` areas: their size, and the area
+/// alignment the linker script defines (64 bytes unless rendered with a
+/// larger `--align`).
 ///
 /// # Panics
 /// If the size overflows `usize` (`init` returns
@@ -92,7 +108,7 @@ fn reserved_areas() -> usize {
 pub fn percpu_area_layout_expected(cpu_count: usize) -> Layout {
     cpu_count
         .checked_mul(percpu_area_size())
-        .and_then(|size| Layout::from_size_align(size, AREA_ALIGN).ok())
+        .and_then(|size| Layout::from_size_align(size, area_align()).ok())
         .expect("per-CPU areas for this CPU count overflow the address space")
 }
 
@@ -163,7 +179,8 @@ pub fn init_in_place() -> Result<usize, InitError> {
 /// [`percpu_area_layout_expected`]), copying the template into each.
 /// Returns `cpu_count`.
 ///
-/// Errors leave memory untouched: a null or unaligned `base`, a zero
+/// Errors leave memory untouched: a null `base` or one not aligned to the
+/// area alignment (see [`percpu_area_layout_expected`]), a zero
 /// `cpu_count`, a size that overflows, or areas that overlap the template.
 /// Concurrent and repeated calls behave as for [`init_in_place`].
 pub fn init(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
@@ -176,7 +193,7 @@ fn check_request(base: usize, cpu_count: usize, stride: usize) -> Result<(), Ini
     if base == 0 {
         return Err(InitError::InvalidBase);
     }
-    if base % AREA_ALIGN != 0 {
+    if base % area_align() != 0 {
         return Err(InitError::UnalignedBase);
     }
     if cpu_count == 0 {

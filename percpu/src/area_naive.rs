@@ -18,7 +18,8 @@ pub fn percpu_area_num() -> usize {
 
 /// An empty layout: [`init`] needs no memory.
 pub fn percpu_area_layout_expected(_cpu_count: usize) -> Layout {
-    Layout::from_size_align(0, 64).expect("64 is a power of two")
+    Layout::from_size_align(0, percpu_layout::DEFAULT_AREA_ALIGN as usize)
+        .expect("the default area alignment is a power of two")
 }
 
 /// Always 0, so that base + offset is a static's own address.

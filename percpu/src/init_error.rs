@@ -8,7 +8,8 @@ use core::fmt;
 pub enum InitError {
     /// The base address is null.
     InvalidBase,
-    /// The base address is not aligned to 64 bytes.
+    /// The base address is not aligned to the area alignment (64 bytes unless
+    /// the linker script says more).
     UnalignedBase,
     /// The CPU count is zero.
     ZeroCpuCount,
@@ -28,7 +29,7 @@ impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::InvalidBase => "per-CPU area base address is null",
-            Self::UnalignedBase => "per-CPU area base address is not aligned to 64 bytes",
+            Self::UnalignedBase => "per-CPU area base address is not aligned to the area alignment",
             Self::ZeroCpuCount => "per-CPU area count is zero",
             Self::SizeOverflow => "per-CPU areas for this CPU count overflow the address space",
             Self::OverlapsTemplate => "per-CPU areas overlap the .percpu template",

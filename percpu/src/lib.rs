@@ -21,7 +21,8 @@
 //! linker script reserves room for more areas after it (`cargo percpu
 //! ldscript` renders the script). [`init_in_place`] copies the template into
 //! the reserved areas; [`init`] into memory the caller provides. Each area is
-//! the template rounded up to 64 bytes.
+//! the template rounded up to the area alignment that the linker script
+//! defines (64 bytes unless rendered with a larger `--align`).
 //!
 //! | architecture | per-CPU register | access |
 //! |---|---|---|

@@ -13,9 +13,24 @@ static MARK: u64 = 0x1234_5678_9abc_def0;
 #[percpu::def_percpu]
 static BYTES: [u8; 100] = [0x5a; 100];
 
+/// Aligned beyond the default 64: it links only with a script rendered with
+/// `--align 256` (`PERCPU_TEST_AREA_ALIGN=256`, see build.rs).
+#[cfg(percpu_test_wide_areas)]
+#[repr(align(256))]
+struct Aligned([u8; 3]);
+#[cfg(percpu_test_wide_areas)]
+#[percpu::def_percpu]
+static ALIGNED: Aligned = Aligned([1, 2, 3]);
+
+/// The area alignment build.rs rendered the host script with.
+fn area_align() -> usize {
+    env!("PERCPU_TEST_AREA_ALIGN").parse().unwrap()
+}
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// 64-byte aligned memory filled with a pattern, freed on drop.
+/// Memory aligned as `percpu_area_layout_expected` says, filled with a
+/// pattern, freed on drop.
 struct Buffer {
     ptr: *mut u8,
     layout: Layout,
@@ -24,8 +39,10 @@ struct Buffer {
 impl Buffer {
     fn new(cpus: usize) -> Self {
         let expected = percpu::percpu_area_layout_expected(cpus);
-        // One extra area of slack for the misaligned-base case.
-        let layout = Layout::from_size_align(expected.size() + 128, 64).unwrap();
+        // Slack for the misaligned-base cases.
+        let layout =
+            Layout::from_size_align(expected.size() + 2 * expected.align(), expected.align())
+                .unwrap();
         let ptr = unsafe { alloc(layout) };
         assert!(!ptr.is_null());
         unsafe { ptr.write_bytes(0xee, layout.size()) };
@@ -71,12 +88,19 @@ fn init_copies_the_template_into_every_area() {
 fn bad_requests_are_refused_and_write_nothing() {
     let _serial = serial();
     let buf = Buffer::new(4);
-    let cases: [(*mut u8, usize, InitError); 5] = [
+    let align = area_align();
+    let cases: [(*mut u8, usize, InitError); 6] = [
         (core::ptr::null_mut(), 4, InitError::InvalidBase),
         (buf.ptr.wrapping_add(8), 4, InitError::UnalignedBase),
+        // Half the area alignment: a cache line, when the script asks for 128+.
+        (buf.ptr.wrapping_add(align / 2), 4, InitError::UnalignedBase),
         (buf.ptr, 0, InitError::ZeroCpuCount),
         (buf.ptr, usize::MAX, InitError::SizeOverflow),
-        ((usize::MAX & !63) as *mut u8, 2, InitError::SizeOverflow),
+        (
+            (usize::MAX & !(align - 1)) as *mut u8,
+            2,
+            InitError::SizeOverflow,
+        ),
     ];
     for (base, cpus, expected) in cases {
         assert_eq!(percpu::init(base, cpus), Err(expected), "{base:p} x {cpus}");
@@ -84,7 +108,7 @@ fn bad_requests_are_refused_and_write_nothing() {
     }
     // Areas that would cover the template without starting at it.
     let template = MARK.symbol_vma() - MARK.offset();
-    for base in [template - 64, template + 64] {
+    for base in [template - align, template + align] {
         assert_eq!(
             percpu::init(base as *mut u8, 2),
             Err(InitError::OverlapsTemplate)
@@ -98,6 +122,38 @@ fn bad_requests_are_refused_and_write_nothing() {
     ] {
         assert!(!err.to_string().is_empty());
         let _: &dyn core::error::Error = &err;
+    }
+}
+
+#[test]
+fn the_area_alignment_comes_from_the_linker_script() {
+    let _serial = serial();
+    let align = area_align();
+    assert_eq!(percpu::percpu_area_layout_expected(4).align(), align);
+    assert_eq!(percpu::percpu_area_size() % align, 0);
+    let buf = Buffer::new(4);
+    assert_eq!(buf.ptr as usize % align, 0);
+    // A base on a cache line, not on the larger alignment the script asks for.
+    if align > 64 {
+        assert_eq!(
+            percpu::init(buf.ptr.wrapping_add(64), 4),
+            Err(InitError::UnalignedBase)
+        );
+        assert!(buf.untouched());
+    }
+}
+
+#[cfg(percpu_test_wide_areas)]
+#[test]
+fn a_variable_aligned_to_256_is_aligned_on_every_cpu() {
+    let _serial = serial();
+    assert_eq!(area_align(), 256);
+    let buf = Buffer::new(4);
+    assert_eq!(percpu::init(buf.ptr, 4), Ok(4));
+    for cpu in 0..4 {
+        let ptr = unsafe { ALIGNED.remote_ptr(cpu) };
+        assert_eq!(ptr as usize % 256, 0, "CPU {cpu}'s ALIGNED");
+        assert_eq!(unsafe { &(*ptr).0 }, &[1, 2, 3]);
     }
 }
 

@@ -1,15 +1,18 @@
 //! `cargo xtask asm-report`: builds the codegen fixture (`xtask/asm-fixture`)
-//! for every target, with default features and with `preempt`,
+//! for every column (each target of `targets::TARGETS`, and each of its
+//! architecture features), with default features and with `preempt`,
 //! disassembles it with `llvm-objdump`, counts the instructions of each
-//! exported function (one per-CPU operation each), prints one table and
-//! writes it into `docs/performance.md` between the `asm-report` markers.
+//! exported function (one per-CPU operation each), and prints one table.
 //!
-//! Fails (after writing the table) when a count exceeds its budget, when
-//! `remote_ptr` calls or branches (a spin-wait needs a branch), or when an
-//! x86_64 primitive operation calls a guard. Counts are deterministic for a
-//! given toolchain: no timings, no addresses, no hashes.
-
-mod disasm;
+//! It writes generated files only: the table into `docs/performance.md`
+//! between the `asm-report` markers, and one listing per column under
+//! `docs/asm/`. With `--check` it writes nothing and fails when one of them
+//! is stale, naming it and the command that regenerates it.
+//!
+//! Fails when a count exceeds its budget, when `remote_ptr` calls or
+//! branches (a spin-wait needs a branch), or when an x86_64 primitive
+//! operation calls a guard. Counts are deterministic for a given toolchain:
+//! no timings, no addresses, no hashes.
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -17,71 +20,82 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::disasm::{self, Count, Insn, Isa, Role};
+use crate::targets::{Target, TARGETS};
 use crate::toolchain::{self, workspace_root};
-use disasm::{Count, Insn, Isa, Role};
 
 /// One column of the table: a target and the features that select it.
 struct Column {
-    label: &'static str,
-    target: &'static str,
-    features: &'static [&'static str],
-    isa: Isa,
-    /// Instructions of one call as the compiler emits it in an object file
-    /// (`auipc`+`jalr` on RISC-V, `pcaddu18i`+`jirl` on LoongArch).
-    call_len: usize,
+    /// Our name of the architecture, then its features: `aarch64 arm-el2`.
+    label: String,
+    target: &'static Target,
+    features: Vec<&'static str>,
 }
 
-const COLUMNS: &[Column] = &[
-    Column {
-        label: "x86_64",
-        target: "x86_64-unknown-none",
-        features: &[],
-        isa: Isa::X86_64,
-        call_len: 1,
-    },
-    Column {
-        label: "aarch64",
-        target: "aarch64-unknown-none",
-        features: &[],
-        isa: Isa::Aarch64,
-        call_len: 1,
-    },
-    Column {
-        label: "aarch64 arm-el2",
-        target: "aarch64-unknown-none",
-        features: &["arm-el2"],
-        isa: Isa::Aarch64,
-        call_len: 1,
-    },
-    Column {
-        label: "riscv64",
-        target: "riscv64gc-unknown-none-elf",
-        features: &[],
-        isa: Isa::Riscv,
-        call_len: 2,
-    },
-    Column {
-        label: "riscv32",
-        target: "riscv32imac-unknown-none-elf",
-        features: &[],
-        isa: Isa::Riscv,
-        call_len: 2,
-    },
-    Column {
-        label: "loongarch64",
-        target: "loongarch64-unknown-none",
-        features: &[],
-        isa: Isa::Loongarch64,
-        call_len: 2,
-    },
-    Column {
-        label: "armv7-a",
-        target: "armv7a-none-eabi",
-        features: &[],
-        isa: Isa::Arm,
-        call_len: 1,
-    },
-];
+impl Column {
+    /// The name of the column's listing file: the label, dashed.
+    fn file_stem(&self) -> String {
+        self.label.replace(' ', "-")
+    }
+}
+
+/// Every column: each target with its default features, then with each of
+/// its architecture features.
+fn columns() -> Vec<Column> {
+    let mut columns = Vec::new();
+    for target in &TARGETS {
+        columns.push(Column {
+            label: target.name().to_owned(),
+            target,
+            features: Vec::new(),
+        });
+        for feature in target.arch_features {
+            columns.push(Column {
+                label: format!("{} {feature}", target.name()),
+                target,
+                features: vec![feature],
+            });
+        }
+    }
+    columns
+}
+
+/// `cargo xtask asm-report`'s arguments.
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    /// Write nothing; fail if docs/performance.md's table or a listing in
+    /// docs/asm/ differs from what this run generates.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the table only, writing nothing.
+    #[arg(long, conflicts_with = "check")]
+    pub no_write: bool,
+    /// Build the fixture here (default: xtask/asm-fixture/target).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Measure one column only (writes nothing).
+    #[arg(long, value_name = "COLUMN", value_parser = column_label)]
+    pub only: Option<String>,
+}
+
+impl Args {
+    /// What `cargo xtask ci` runs: every column, `--check`.
+    pub fn check() -> Self {
+        Args {
+            check: true,
+            ..Args::default()
+        }
+    }
+}
+
+fn column_label(label: &str) -> Result<String, String> {
+    let labels: Vec<String> = columns().into_iter().map(|c| c.label).collect();
+    if labels.iter().any(|l| l == label) {
+        Ok(label.to_owned())
+    } else {
+        Err(format!("unknown column; one of: {}", labels.join(", ")))
+    }
+}
 
 /// The operations, in table order; the fixture exports `<op>_<type>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,19 +139,14 @@ fn symbol(op: Op, ty: &str) -> String {
     format!("{}_{}", op.name(), ty)
 }
 
-/// Budgets with default features: the shortest sequence for a 32-bit
-/// offset reach (docs/performance.md explains each). `current_ptr` is the
-/// read with its load replaced by the add the load's addressing did.
-fn base_budget(isa: Isa, op: Op) -> Option<usize> {
-    let (read, add, ptr) = match isa {
-        Isa::X86_64 => (1, 1, 2),
-        Isa::Aarch64 | Isa::Arm => (4, 6, 4),
-        Isa::Riscv | Isa::Loongarch64 => (3, 5, 3),
-    };
+/// A budget with default features: the target's (the shortest sequence
+/// for a 32-bit offset reach, docs/performance.md explains each).
+fn base_budget(target: &Target, op: Op) -> Option<usize> {
+    let budgets = &target.budgets;
     match op {
-        Op::Read | Op::Write => Some(read),
-        Op::Add => Some(add),
-        Op::Ptr => Some(ptr),
+        Op::Read | Op::Write => Some(budgets.read),
+        Op::Add => Some(budgets.add),
+        Op::Ptr => Some(budgets.ptr),
         Op::With | Op::Remote => None,
     }
 }
@@ -146,17 +155,17 @@ fn base_budget(isa: Isa, op: Op) -> Option<usize> {
 /// guard calls (the runtime's guard calls `KernelGuardIf` directly, with no
 /// argument), and one move that keeps the value (the read's result, the
 /// write's operand) in a callee-saved register across a call.
-fn guard_overhead(column: &Column) -> usize {
-    match column.isa {
+fn guard_overhead(target: &Target) -> usize {
+    match target.isa {
         Isa::X86_64 => 0,
-        _ => 2 * column.call_len + 1,
+        _ => 2 * target.call_len + 1,
     }
 }
 
-fn budget(column: &Column, op: Op, preempt: bool) -> Option<usize> {
-    let base = base_budget(column.isa, op)?;
+fn budget(target: &Target, op: Op, preempt: bool) -> Option<usize> {
+    let base = base_budget(target, op)?;
     Some(if preempt && op.is_primitive() {
-        base + guard_overhead(column)
+        base + guard_overhead(target)
     } else {
         base
     })
@@ -171,61 +180,20 @@ struct Measured {
 /// Everything measured: (column index, preempt) to function name to count.
 type Results = BTreeMap<(usize, bool), BTreeMap<String, Measured>>;
 
-struct Options {
-    write: bool,
-    check: bool,
-    target_dir: Option<PathBuf>,
-    only: Option<String>,
-}
-
-fn parse_args(args: &[String]) -> Result<Options> {
-    let mut options = Options {
-        write: true,
-        check: false,
-        target_dir: None,
-        only: None,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--no-write" => options.write = false,
-            "--check" => options.check = true,
-            "--target-dir" => {
-                let dir = args.next().context("`--target-dir` needs a directory")?;
-                options.target_dir = Some(PathBuf::from(dir));
-            }
-            "--only" => {
-                let label = args.next().context("`--only` needs a column name")?;
-                if !COLUMNS.iter().any(|c| c.label == label) {
-                    bail!(
-                        "unknown column `{label}`; one of: {}",
-                        COLUMNS.iter().map(|c| c.label).collect::<Vec<_>>().join(", ")
-                    );
-                }
-                options.only = Some(label.clone());
-            }
-            other => bail!(
-                "unknown argument `{other}`\n\nusage: cargo xtask asm-report [--no-write] [--check] \
-                 [--target-dir DIR] [--only COLUMN]"
-            ),
-        }
-    }
-    Ok(options)
-}
-
-pub fn run(args: &[String]) -> Result<()> {
-    let options = parse_args(args)?;
-    let targets: Vec<&str> = COLUMNS
+/// Entry point of `cargo xtask asm-report`.
+pub fn run(args: &Args) -> Result<()> {
+    let columns = columns();
+    let targets: Vec<&str> = TARGETS
         .iter()
-        .map(|c| c.target)
-        .filter(|t| !crate::ci::needs_build_std(t))
+        .filter(|t| !t.build_std)
+        .map(Target::triple)
         .collect();
     toolchain::ensure_targets(&targets)?;
     toolchain::ensure_components(&["llvm-tools", "rust-src"])?;
     let objdump = llvm_objdump()?;
     let root = workspace_root();
     let fixture = root.join("xtask/asm-fixture/Cargo.toml");
-    let target_dir = options
+    let target_dir = args
         .target_dir
         .clone()
         .unwrap_or_else(|| root.join("xtask/asm-fixture/target"));
@@ -242,8 +210,8 @@ pub fn run(args: &[String]) -> Result<()> {
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
 
     let mut results = Results::new();
-    for (index, column) in COLUMNS.iter().enumerate() {
-        if options
+    for (index, column) in columns.iter().enumerate() {
+        if args
             .only
             .as_deref()
             .is_some_and(|only| only != column.label)
@@ -252,9 +220,10 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         for preempt in [false, true] {
             let lib = build_fixture(&fixture, &target_dir, column, preempt)?;
+            // Mangled names: `disasm` demangles them, with rustc-demangle.
             let text = toolchain::output(
                 Command::new(&objdump)
-                    .args(["-d", "-r", "-C", "--no-show-raw-insn"])
+                    .args(["-d", "-r", "--no-show-raw-insn"])
                     .arg(&lib),
             )?;
             let functions = disasm::parse(&text, &wanted)
@@ -269,7 +238,7 @@ pub fn run(args: &[String]) -> Result<()> {
                         feature_label(column, preempt)
                     );
                 };
-                let count = disasm::count(column.isa, insns);
+                let count = disasm::count(column.target.isa, insns);
                 measured.insert(
                     (*name).to_owned(),
                     Measured {
@@ -282,21 +251,49 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
 
-    let violations = check(&results);
+    let violations = check(&columns, &results);
     let rustc = toolchain::output(Command::new("rustc").arg("-V"))?;
-    let section = render(&results, &violations, rustc.trim());
-    println!("{}", table(&results));
+    let rustc = rustc.trim();
+    println!("{}", table(&columns, &results));
 
-    if options.only.is_some() {
-        eprintln!("asm-report: `--only` given, docs/performance.md left alone");
-    } else if options.check {
-        let doc = std::fs::read_to_string(docs_path()).unwrap_or_default();
-        if splice_section(&doc, SECTION, &section) != doc {
-            bail!("docs/performance.md is out of date: run `cargo xtask asm-report`");
+    if args.only.is_some() || args.no_write {
+        eprintln!("asm-report: docs/performance.md and docs/asm/ left alone");
+    } else {
+        let mut outputs = vec![(docs_path(), {
+            let doc = read_or_empty(&docs_path())?;
+            splice_section(
+                &doc,
+                SECTION,
+                &render(&columns, &results, &violations, rustc),
+            )
+        })];
+        for (index, column) in columns.iter().enumerate() {
+            outputs.push((
+                listing_path(column),
+                column_listings(&columns, index, &results, rustc),
+            ));
         }
-    } else if options.write {
-        write_section(SECTION, &section)?;
-        eprintln!("asm-report: wrote the table to docs/performance.md");
+        if args.check {
+            let stale: Vec<String> = outputs
+                .iter()
+                .filter(|(path, text)| read_or_empty(path).ok().as_ref() != Some(text))
+                .map(|(path, _)| relative(path))
+                .collect();
+            if !stale.is_empty() {
+                bail!(
+                    "generated files are out of date: {}\nregenerate them with `cargo xtask asm-report` and review the diff",
+                    stale.join(", ")
+                );
+            }
+            eprintln!("asm-report: docs/performance.md and docs/asm/ are up to date");
+        } else {
+            for (path, text) in &outputs {
+                write_if_changed(path, text)?;
+            }
+            eprintln!(
+                "asm-report: wrote the table to docs/performance.md and the listings to docs/asm/"
+            );
+        }
     }
 
     if !violations.is_empty() {
@@ -308,6 +305,32 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     eprintln!("asm-report: every count is within its budget");
     Ok(())
+}
+
+/// A path as shown in messages: relative to the workspace.
+fn relative(path: &Path) -> String {
+    path.strip_prefix(workspace_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn read_or_empty(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if read_or_empty(path)? == text {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `llvm-objdump` from the `llvm-tools` component of the running toolchain.
@@ -332,7 +355,7 @@ fn llvm_objdump() -> Result<PathBuf> {
 }
 
 fn feature_label(column: &Column, preempt: bool) -> String {
-    let mut features: Vec<&str> = column.features.to_vec();
+    let mut features = column.features.clone();
     if preempt {
         features.push("preempt");
     }
@@ -350,13 +373,13 @@ fn build_fixture(
     column: &Column,
     preempt: bool,
 ) -> Result<PathBuf> {
-    let mut cmd = crate::ci::cross_build(column.target);
+    let mut cmd = column.target.cargo_build();
     cmd.arg("--release")
         .arg("--manifest-path")
         .arg(fixture)
         .arg("--target-dir")
         .arg(target_dir);
-    let mut features: Vec<&str> = column.features.to_vec();
+    let mut features = column.features.clone();
     if preempt {
         features.push("preempt");
     }
@@ -373,7 +396,7 @@ fn build_fixture(
     }
     toolchain::run(&mut cmd)?;
     let lib = target_dir
-        .join(column.target)
+        .join(column.target.triple())
         .join("release/libpercpu_asm_fixture.a");
     if !lib.is_file() {
         bail!("the build produced no {}", lib.display());
@@ -382,10 +405,11 @@ fn build_fixture(
 }
 
 /// Every failed check, one line each.
-fn check(results: &Results) -> Vec<String> {
+fn check(columns: &[Column], results: &Results) -> Vec<String> {
     let mut violations = Vec::new();
     for (&(index, preempt), functions) in results {
-        let column = &COLUMNS[index];
+        let column = &columns[index];
+        let target = column.target;
         let where_ = format!("{} ({})", column.label, feature_label(column, preempt));
         for op in OPS {
             for ty in TYPES.iter().filter(|ty| applies(op, ty)) {
@@ -394,7 +418,7 @@ fn check(results: &Results) -> Vec<String> {
                     continue;
                 };
                 let c = &m.count;
-                if let Some(budget) = budget(column, op, preempt) {
+                if let Some(budget) = budget(target, op, preempt) {
                     if c.counted > budget {
                         violations.push(format!(
                             "{name} on {where_}: {} instructions, budget {budget}",
@@ -408,7 +432,7 @@ fn check(results: &Results) -> Vec<String> {
                         c.calls, c.branches
                     ));
                 }
-                if (op.is_primitive() || op == Op::Ptr) && column.isa == Isa::X86_64 && c.calls > 0
+                if (op.is_primitive() || op == Op::Ptr) && target.isa == Isa::X86_64 && c.calls > 0
                 {
                     violations.push(format!(
                         "{name} on {where_}: calls a guard; x86_64's single-instruction accesses need none"
@@ -427,13 +451,13 @@ fn check(results: &Results) -> Vec<String> {
 
 /// The markdown table: one row per operation × type × feature set, one
 /// column per target; a cell is `count/budget`, or the count alone.
-fn table(results: &Results) -> String {
+fn table(columns: &[Column], results: &Results) -> String {
     let mut out = String::from("| operation | type | features |");
-    for column in COLUMNS {
+    for column in columns {
         let _ = write!(out, " {} |", column.label);
     }
     out.push_str("\n|---|---|---|");
-    out.push_str(&"---|".repeat(COLUMNS.len()));
+    out.push_str(&"---|".repeat(columns.len()));
     out.push('\n');
     for preempt in [false, true] {
         for op in OPS {
@@ -445,7 +469,7 @@ fn table(results: &Results) -> String {
                     op.name(),
                     if preempt { "preempt" } else { "default" }
                 );
-                for (index, column) in COLUMNS.iter().enumerate() {
+                for (index, column) in columns.iter().enumerate() {
                     let cell = match results.get(&(index, preempt)).and_then(|f| f.get(&name)) {
                         None => "–".to_owned(),
                         Some(m) => {
@@ -454,7 +478,7 @@ fn table(results: &Results) -> String {
                             } else {
                                 String::new()
                             };
-                            match budget(column, op, preempt) {
+                            match budget(column.target, op, preempt) {
                                 Some(b) if m.count.counted > b => {
                                     format!("**{}/{b} ✗**{calls}", m.count.counted)
                                 }
@@ -473,8 +497,11 @@ fn table(results: &Results) -> String {
 }
 
 /// A function's listing: counted instructions indented, the rest marked.
-fn listing(name: &str, m: &Measured) -> String {
+fn listing(name: &str, m: &Measured, budget: Option<usize>) -> String {
     let mut out = format!("{name}: {} counted", m.count.counted);
+    if let Some(budget) = budget {
+        let _ = write!(out, " (budget {budget})");
+    }
     if m.count.calls > 0 {
         let _ = write!(out, ", {} call(s)", m.count.calls);
     }
@@ -494,16 +521,18 @@ fn listing(name: &str, m: &Measured) -> String {
     out
 }
 
-fn render(results: &Results, violations: &[String], rustc: &str) -> String {
+/// The table and its verdict, for docs/performance.md.
+fn render(columns: &[Column], results: &Results, violations: &[String], rustc: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Generated by `cargo xtask asm-report` with `{rustc}` (release profile, one codegen unit). \
-         A cell is *instructions counted*/*budget* (the count alone where the issue sets no budget); \
-         `(2c)` = two calls among them; **✗** = over budget."
+        "Generated by `cargo xtask asm-report` with `{rustc}` (release profile, one codegen unit); \
+         do not edit. A cell is *instructions counted*/*budget* (the count alone where the issue sets no budget); \
+         `(2c)` = two calls among them; **✗** = over budget. Every function's listing is in \
+         [docs/asm/](asm/), one file per column."
     );
     out.push('\n');
-    out.push_str(&table(results));
+    out.push_str(&table(columns, results));
     out.push('\n');
     if violations.is_empty() {
         out.push_str("Every count is within its budget.\n");
@@ -513,33 +542,41 @@ fn render(results: &Results, violations: &[String], rustc: &str) -> String {
             let _ = writeln!(out, "- {v}");
         }
     }
-    out.push('\n');
-    // The `usize` functions everywhere, and every function over budget.
-    for (&(index, preempt), functions) in results {
-        let column = &COLUMNS[index];
-        let _ = writeln!(
-            out,
-            "<details><summary>{} ({}): disassembly</summary>\n\n```text",
-            column.label,
-            feature_label(column, preempt)
-        );
-        out.push_str(
-            "(f = frame prologue/epilogue, r = return: not counted; `;` = relocation target)\n",
-        );
+    out
+}
+
+/// Where a column's listings go.
+fn listing_path(column: &Column) -> PathBuf {
+    workspace_root()
+        .join("docs/asm")
+        .join(format!("{}.txt", column.file_stem()))
+}
+
+/// One column's snapshot file: every function, default features then
+/// `preempt`.
+fn column_listings(columns: &[Column], index: usize, results: &Results, rustc: &str) -> String {
+    let column = &columns[index];
+    let mut out = format!(
+        "Generated by `cargo xtask asm-report`, do not edit.\n\
+         {} ({}), `{rustc}`, release profile, one codegen unit.\n\
+         f = frame prologue/epilogue, r = return: not counted; `;` = relocation target.\n",
+        column.label,
+        column.target.triple()
+    );
+    for preempt in [false, true] {
+        let Some(functions) = results.get(&(index, preempt)) else {
+            continue;
+        };
+        let _ = write!(out, "\n## features: {}\n", feature_label(column, preempt));
         for op in OPS {
             for ty in TYPES.iter().filter(|ty| applies(op, ty)) {
                 let name = symbol(op, ty);
-                let Some(m) = functions.get(&name) else {
-                    continue;
-                };
-                let over = budget(column, op, preempt).is_some_and(|b| m.count.counted > b);
-                if *ty == "usize" || over {
+                if let Some(m) = functions.get(&name) {
                     out.push('\n');
-                    out.push_str(&listing(&name, m));
+                    out.push_str(&listing(&name, m, budget(column.target, op, preempt)));
                 }
             }
         }
-        out.push_str("```\n\n</details>\n\n");
     }
     out
 }
@@ -616,7 +653,11 @@ mod tests {
     #[test]
     fn within_budget_passes() {
         let m = measured(Isa::X86_64, "  0:\tmovq\t%gs:0x0, %rax\n  9:\tretq\n");
-        assert!(check(&results_with(X86, false, "read_current_usize", m)).is_empty());
+        assert!(check(
+            &columns(),
+            &results_with(X86, false, "read_current_usize", m)
+        )
+        .is_empty());
     }
 
     #[test]
@@ -626,7 +667,10 @@ mod tests {
             Isa::X86_64,
             "  0:\tmovq\t%gs:0x0, %rax\n  9:\tmovq\t(%rax), %rax\n  c:\tretq\n",
         );
-        let v = check(&results_with(X86, false, "read_current_usize", m));
+        let v = check(
+            &columns(),
+            &results_with(X86, false, "read_current_usize", m),
+        );
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].contains("2 instructions, budget 1"), "{v:?}");
     }
@@ -637,17 +681,21 @@ mod tests {
             Isa::X86_64,
             "  0:\tpushq\t%rax\n  1:\tcallq\t*(%rip)\n  7:\tmovq\t%gs:0x0, %rax\n  9:\tpopq\t%rcx\n  a:\tretq\n",
         );
-        let v = check(&results_with(X86, true, "read_current_usize", m));
+        let v = check(
+            &columns(),
+            &results_with(X86, true, "read_current_usize", m),
+        );
         assert!(v.iter().any(|v| v.contains("calls a guard")), "{v:?}");
     }
 
     #[test]
     fn preempt_budget_adds_the_guard_outside_x86() {
-        let col = &COLUMNS[AARCH64];
+        let columns = columns();
+        let col = columns[AARCH64].target;
         assert_eq!(budget(col, Op::Read, false), Some(4));
         assert_eq!(budget(col, Op::Read, true), Some(7));
         assert_eq!(budget(col, Op::Ptr, true), Some(4));
-        assert_eq!(budget(&COLUMNS[X86], Op::Add, true), Some(1));
+        assert_eq!(budget(columns[X86].target, Op::Add, true), Some(1));
         assert_eq!(budget(col, Op::With, true), None);
     }
 
@@ -657,7 +705,10 @@ mod tests {
             Isa::Aarch64,
             "  0:\tldar\tw8, [x1]\n  4:\tcbnz\tw8, 0x0 <f>\n  8:\tmadd\tx0, x9, x0, x8\n  c:\tret\n",
         );
-        let v = check(&results_with(AARCH64, false, "remote_ptr_usize", m));
+        let v = check(
+            &columns(),
+            &results_with(AARCH64, false, "remote_ptr_usize", m),
+        );
         assert!(v.iter().any(|v| v.contains("straight-line")), "{v:?}");
     }
 
@@ -667,7 +718,10 @@ mod tests {
             Isa::Aarch64,
             "  0:\tnop\n  4:\tnop\n  8:\tnop\n  c:\tnop\n  10:\tnop\n  14:\tret\n",
         );
-        let t = table(&results_with(AARCH64, false, "read_current_u8", m));
+        let t = table(
+            &columns(),
+            &results_with(AARCH64, false, "read_current_u8", m),
+        );
         assert!(t.contains("**5/4 ✗**"), "{t}");
     }
 
@@ -688,10 +742,13 @@ mod tests {
     }
 
     #[test]
-    fn bad_arguments_are_errors_not_panics() {
-        assert!(parse_args(&["--bogus".into()]).is_err());
-        assert!(parse_args(&["--target-dir".into()]).is_err());
-        assert!(parse_args(&["--only".into(), "vax".into()]).is_err());
-        assert!(parse_args(&["--only".into(), "riscv64".into()]).is_ok());
+    fn columns_follow_the_target_table() {
+        let labels: Vec<String> = columns().into_iter().map(|c| c.label).collect();
+        assert_eq!(labels[X86], "x86_64");
+        assert_eq!(labels[AARCH64], "aarch64");
+        assert!(labels.contains(&"aarch64 arm-el2".to_owned()));
+        assert!(labels.contains(&"armv7".to_owned()));
+        assert!(column_label("vax").is_err());
+        assert_eq!(columns()[2].file_stem(), "aarch64-arm-el2");
     }
 }

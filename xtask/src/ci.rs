@@ -2,46 +2,10 @@
 //! clone. Each step prints its name; the first failure stops the run.
 
 use anyhow::Result;
-use std::process::Command;
 use std::time::Instant;
 
+use crate::targets::{self, TARGETS};
 use crate::toolchain::{self, cargo, ensure_components, ensure_targets, workspace_root};
-
-/// The bare-metal targets every feature set must compile for, with the
-/// feature sets that mean something there.
-pub const CROSS_TARGETS: &[(&str, &[&str])] = &[
-    (
-        "x86_64-unknown-none",
-        &["", "preempt", "sp-naive", "non-zero-vma"],
-    ),
-    (
-        "aarch64-unknown-none",
-        &[
-            "",
-            "preempt",
-            "arm-el2",
-            "arm-el2,preempt",
-            "sp-naive",
-            "non-zero-vma",
-        ],
-    ),
-    (
-        "riscv64gc-unknown-none-elf",
-        &["", "preempt", "sp-naive", "non-zero-vma"],
-    ),
-    (
-        "riscv32imac-unknown-none-elf",
-        &["", "preempt", "sp-naive", "non-zero-vma"],
-    ),
-    (
-        "loongarch64-unknown-none",
-        &["", "preempt", "sp-naive", "non-zero-vma"],
-    ),
-    (
-        "armv7a-none-eabi",
-        &["", "preempt", "sp-naive", "non-zero-vma"],
-    ),
-];
 
 /// Feature sets the host tests run with (x86_64 Linux user space, where
 /// `non-zero-vma` is implied).
@@ -53,26 +17,10 @@ const HOST_FEATURE_SETS: &[&str] = &[
     "preempt,arm-el2,non-zero-vma",
 ];
 
-/// Targets without a prebuilt `core` in rustup: built with `-Zbuild-std`.
-pub fn needs_build_std(target: &str) -> bool {
-    target.starts_with("loongarch64")
-}
+/// The crates that publish, packaged and verified together.
+const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-percpu"];
 
-/// A `cargo build` for `target`, with `-Zbuild-std=core` where rustup ships
-/// no `core` (stable cargo accepts it under `RUSTC_BOOTSTRAP=1`).
-pub fn cross_build(target: &str) -> Command {
-    let mut cmd = cargo();
-    cmd.args(["build", "--target", target]);
-    if needs_build_std(target) {
-        cmd.env("RUSTC_BOOTSTRAP", "1").arg("-Zbuild-std=core");
-    }
-    cmd
-}
-
-pub fn run(args: &[String]) -> Result<()> {
-    if let Some(arg) = args.first() {
-        anyhow::bail!("`cargo xtask ci` takes no arguments, got `{arg}`");
-    }
+pub fn run() -> Result<()> {
     let started = Instant::now();
     step("toolchain", prerequisites)?;
     step("cargo fmt --check", fmt)?;
@@ -80,11 +28,12 @@ pub fn run(args: &[String]) -> Result<()> {
     step("cargo doc -D warnings", doc)?;
     step("host tests", host_tests)?;
     step("bare-metal builds", cross_builds)?;
-    step("codegen budgets (cargo xtask asm-report)", || {
-        crate::asm_report::run(&[])
+    step("cargo package (verified)", package)?;
+    step("codegen budgets (cargo xtask asm-report --check)", || {
+        crate::asm_report::run(&crate::asm_report::Args::check())
     })?;
     step("QEMU matrix (cargo xtask test-all-arches)", || {
-        crate::test_all_arches::run(&[])
+        crate::test_all_arches::run(&crate::test_all_arches::Args::default())
     })?;
     step(
         "inspect against goblin on the built ELFs",
@@ -106,13 +55,8 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
 }
 
 fn prerequisites() -> Result<()> {
-    let targets: Vec<&str> = CROSS_TARGETS
-        .iter()
-        .map(|(t, _)| *t)
-        .filter(|t| !needs_build_std(t))
-        .collect();
-    ensure_targets(&targets)?;
-    ensure_components(&["rustfmt", "clippy", "rust-src", "llvm-tools"])
+    ensure_targets(&targets::rustup_targets())?;
+    ensure_components(toolchain::COMPONENTS)
 }
 
 /// Crates outside the workspace that CI still holds to `cargo fmt`.
@@ -178,7 +122,14 @@ fn host_tests() -> Result<()> {
         toolchain::run(cargo().args(["test", "-p", "percpu", "--features", features]))?;
     }
     // Release builds drop the debug checks: the rest must hold without them.
-    toolchain::run(cargo().args(["test", "-p", "percpu", "--release"]))
+    toolchain::run(cargo().args(["test", "-p", "percpu", "--release"]))?;
+    // The area alignment comes from the script: render it with --align 256,
+    // with a variable aligned to 256 (`tests/init.rs`).
+    toolchain::run(
+        cargo()
+            .args(["test", "-p", "percpu", "--test", "init"])
+            .env("PERCPU_TEST_AREA_ALIGN", "256"),
+    )
 }
 
 /// `percpu` for every bare-metal target and feature set. The access code is
@@ -186,23 +137,33 @@ fn host_tests() -> Result<()> {
 /// crate that uses every method) is built too.
 fn cross_builds() -> Result<()> {
     let fixture = workspace_root().join("xtask/asm-fixture/Cargo.toml");
-    for (target, feature_sets) in CROSS_TARGETS {
-        for features in *feature_sets {
-            let mut cmd = cross_build(target);
-            cmd.args(["-p", "percpu", "--features", features]);
+    for target in &TARGETS {
+        for features in targets::feature_sets(target) {
+            let mut cmd = target.cargo_build();
+            cmd.args(["-p", "percpu", "--features", &features]);
             toolchain::run(&mut cmd)?;
-            if fixture.exists() {
-                let mut cmd = cross_build(target);
-                cmd.arg("--manifest-path").arg(&fixture).args([
-                    "--release",
-                    "--features",
-                    features,
-                ]);
-                toolchain::run(&mut cmd)?;
-            }
+            let mut cmd = target.cargo_build();
+            cmd.arg("--manifest-path")
+                .arg(&fixture)
+                .args(["--release", "--features", &features]);
+            toolchain::run(&mut cmd)?;
         }
     }
     Ok(())
+}
+
+/// `cargo package` of the crates that publish, which builds each packaged
+/// crate on its own, as a user gets it from the registry. Cargo (1.90 and
+/// later) packages workspace members together, so they resolve each other
+/// by version before any is on crates.io.
+fn package() -> Result<()> {
+    let mut cmd = cargo();
+    // Dirty is fine: what is verified is what the tarballs hold.
+    cmd.args(["package", "--allow-dirty"]);
+    for krate in PUBLISHED {
+        cmd.args(["-p", krate]);
+    }
+    toolchain::run(&mut cmd)
 }
 
 /// `cargo percpu inspect` and goblin, an independent parser, must agree on
@@ -231,8 +192,8 @@ fn crosscheck_built_elfs() -> Result<()> {
             }
         }
     }
-    if elfs.len() < 7 {
-        anyhow::bail!("expected the six QEMU kernels and the host tests, found {elfs:?}");
+    if elfs.len() <= TARGETS.len() {
+        anyhow::bail!("expected a QEMU kernel per target and the host tests, found {elfs:?}");
     }
     let joined = std::env::join_paths(&elfs)?;
     eprintln!("cross-checking {} ELF files", elfs.len());

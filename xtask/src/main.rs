@@ -1,50 +1,63 @@
 //! `cargo xtask`: the project's automation, in plain Rust.
 //!
-//! Every subcommand lives in its own module; `toolchain` installs what a
-//! fresh machine lacks so that each subcommand can run from a clean clone.
+//! Every subcommand lives in its own module; `targets` is the one table of
+//! targets they all read, and `toolchain` installs what a fresh machine
+//! lacks so that each subcommand can run from a clean clone.
 
 mod asm_report;
 mod bench;
 mod bench_compile;
 mod ci;
+mod disasm;
+mod targets;
 mod test_all_arches;
 mod toolchain;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo xtask <command> [options]
+use clap::{Parser, Subcommand};
 
-commands:
-  ci                 everything CI runs: fmt, clippy, docs, host tests,
-                     cross builds, the QEMU matrix and the codegen budgets
-  test-all-arches    boot the test kernel on every architecture under QEMU
-                     [--arch NAME] [--verbose]
-  asm-report         count the instructions of every per-CPU access and
-                     check them against their budgets
-  bench              run the benchmarks and write docs/performance.md
-                     [compile [--rounds N]]: compile cost against percpu 0.4.0
-";
+/// The project's automation.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Everything CI runs: fmt, clippy, docs, host tests, cross builds,
+    /// packaging, the codegen budgets and the QEMU matrix. Writes no
+    /// tracked file.
+    Ci,
+    /// Boot the test kernel on every architecture under QEMU.
+    TestAllArches(test_all_arches::Args),
+    /// Count the instructions of every per-CPU access, check them against
+    /// their budgets and write (or check) the generated listings.
+    AsmReport(asm_report::Args),
+    /// Run the benchmarks and write docs/performance.md (`bench compile`:
+    /// the compile cost against percpu 0.4.0).
+    Bench {
+        /// Passed to the benchmark runner as they are.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Print what a fresh machine needs (QEMU packages, rustup targets and
+    /// components), one `kind name [package]` line each, for `.ci/run`.
+    PrintDeps,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = args.first() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let rest = &args[1..];
-    let result = match command.as_str() {
-        "ci" => ci::run(rest),
-        "test-all-arches" => test_all_arches::run(rest),
-        "asm-report" => asm_report::run(rest),
-        "bench" => bench::run(rest),
-        "-h" | "--help" | "help" => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        other => {
-            eprintln!("error: unknown command `{other}`\n\n{USAGE}");
-            return ExitCode::from(2);
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Ci => ci::run(),
+        Command::TestAllArches(args) => test_all_arches::run(args),
+        Command::AsmReport(args) => asm_report::run(args),
+        Command::Bench { args } => bench::run(args),
+        Command::PrintDeps => {
+            targets::print_deps();
+            Ok(())
         }
     };
     match result {
@@ -53,5 +66,29 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn arguments() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["cargo-xtask"], args].concat());
+        assert!(parse(&["test-all-arches", "--arch", "armv7", "--verbose"]).is_ok());
+        assert!(parse(&["test-all-arches", "--arch", "m68k"]).is_err());
+        assert!(parse(&["test-all-arches", "--bogus"]).is_err());
+        assert!(parse(&["asm-report", "--check", "--only", "riscv64"]).is_ok());
+        assert!(parse(&["asm-report", "--only", "vax"]).is_err());
+        assert!(parse(&["asm-report", "--target-dir"]).is_err());
+        assert!(parse(&["ci", "extra"]).is_err());
+        assert!(parse(&["bench", "--rounds", "3"]).is_ok());
     }
 }

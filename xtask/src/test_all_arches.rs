@@ -8,10 +8,11 @@
 //! It keeps going after a failure and exits non-zero if any configuration
 //! failed.
 
-use crate::ci::needs_build_std;
+use crate::targets::{target, Target, TARGETS};
 use crate::toolchain;
 use anyhow::{bail, Context, Result};
-use serde_json::Value;
+use cargo_percpu::report::{inspect_path, InspectOptions, Report};
+use percpu_layout::Arch;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -27,265 +28,106 @@ const BOOT_TIMEOUT_SECS: u64 = 30;
 /// Serial lines shown after a failure (the whole output with `--verbose`).
 const TAIL_LINES: usize = 25;
 
+/// CPUs QEMU emulates (and the kernel expects) unless a configuration says.
+const CPUS: usize = 4;
+
 /// One entry of the matrix.
 struct Config {
-    name: &'static str,
-    target: &'static str,
+    /// Our name of the architecture, then the configuration's suffix.
+    name: String,
+    target: &'static Target,
     features: &'static [&'static str],
     /// Number of CPUs QEMU emulates (and the kernel expects).
     cpus: usize,
-    qemu: &'static str,
-    /// Debian package that provides `qemu`.
-    package: &'static str,
-    /// QEMU arguments before `-smp` and `-kernel`.
-    machine: &'static [&'static str],
+    /// Appended to the target's `-machine` value.
+    machine_options: Option<&'static str>,
 }
 
-const AARCH64_VIRT: &[&str] = &[
-    "-machine",
-    "virt",
-    "-cpu",
-    "cortex-a57",
-    "-m",
-    "256M",
-    "-nographic",
-    "-no-reboot",
-    "-semihosting",
-];
-const AARCH64_VIRT_EL2: &[&str] = &[
-    "-machine",
-    "virt,virtualization=on",
-    "-cpu",
-    "cortex-a57",
-    "-m",
-    "256M",
-    "-nographic",
-    "-no-reboot",
-    "-semihosting",
-];
-const RISCV64_VIRT: &[&str] = &["-machine", "virt", "-m", "256M", "-nographic", "-no-reboot"];
-const RISCV32_VIRT: &[&str] = &[
-    "-machine",
-    "virt",
-    "-m",
-    "256M",
-    "-nographic",
-    "-no-reboot",
-    "-bios",
-    "none",
-];
-const LOONGARCH64_VIRT: &[&str] = &[
-    "-machine",
-    "virt",
-    "-m",
-    "1G",
-    "-nographic",
-    "-no-reboot",
-    "-device",
-    "pvpanic-pci",
-    "-action",
-    "panic=exit-failure",
-];
-const ARM_VIRT: &[&str] = &[
-    "-machine",
-    "virt",
-    "-cpu",
-    "cortex-a15",
-    "-m",
-    "256M",
-    "-nographic",
-    "-no-reboot",
-    "-semihosting",
-];
-const X86_64_PC: &[&str] = &[
-    "-m",
-    "256M",
-    "-display",
-    "none",
-    "-serial",
-    "stdio",
-    "-monitor",
-    "none",
-    "-no-reboot",
-    "-device",
-    "isa-debug-exit,iobase=0xf4,iosize=0x04",
-];
-
-const fn config(
-    name: &'static str,
-    target: &'static str,
+/// A configuration beyond each target's default one.
+struct Extra {
+    arch: Arch,
+    /// The name is `<arch>-<suffix>`.
+    suffix: &'static str,
     features: &'static [&'static str],
     cpus: usize,
-    qemu: &'static str,
-    package: &'static str,
-    machine: &'static [&'static str],
-) -> Config {
-    Config {
-        name,
-        target,
+    machine_options: Option<&'static str>,
+}
+
+const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
+    Extra {
+        arch,
+        suffix,
         features,
-        cpus,
-        qemu,
-        package,
-        machine,
+        cpus: CPUS,
+        machine_options: None,
     }
 }
 
-const MATRIX: &[Config] = &[
-    config(
-        "x86_64",
-        "x86_64-unknown-none",
-        &[],
-        4,
-        "qemu-system-x86_64",
-        "qemu-system-x86",
-        X86_64_PC,
-    ),
-    config(
-        "aarch64",
-        "aarch64-unknown-none",
-        &[],
-        4,
-        "qemu-system-aarch64",
-        "qemu-system-arm",
-        AARCH64_VIRT,
-    ),
-    config(
-        "aarch64-el2",
-        "aarch64-unknown-none",
-        &["arm-el2"],
-        4,
-        "qemu-system-aarch64",
-        "qemu-system-arm",
-        AARCH64_VIRT_EL2,
-    ),
-    config(
-        "riscv64",
-        "riscv64gc-unknown-none-elf",
-        &[],
-        4,
-        "qemu-system-riscv64",
-        "qemu-system-misc",
-        RISCV64_VIRT,
-    ),
-    config(
-        "riscv32",
-        "riscv32imac-unknown-none-elf",
-        &[],
-        4,
-        "qemu-system-riscv32",
-        "qemu-system-misc",
-        RISCV32_VIRT,
-    ),
-    config(
-        "loongarch64",
-        "loongarch64-unknown-none",
-        &[],
-        4,
-        "qemu-system-loongarch64",
-        "qemu-system-misc",
-        LOONGARCH64_VIRT,
-    ),
-    config(
-        "armv7",
-        "armv7a-none-eabi",
-        &[],
-        4,
-        "qemu-system-arm",
-        "qemu-system-arm",
-        ARM_VIRT,
-    ),
-    config(
-        "x86_64-preempt",
-        "x86_64-unknown-none",
-        &["preempt"],
-        4,
-        "qemu-system-x86_64",
-        "qemu-system-x86",
-        X86_64_PC,
-    ),
-    config(
-        "aarch64-preempt",
-        "aarch64-unknown-none",
-        &["preempt"],
-        4,
-        "qemu-system-aarch64",
-        "qemu-system-arm",
-        AARCH64_VIRT,
-    ),
-    config(
-        "riscv64-preempt",
-        "riscv64gc-unknown-none-elf",
-        &["preempt"],
-        4,
-        "qemu-system-riscv64",
-        "qemu-system-misc",
-        RISCV64_VIRT,
-    ),
-    config(
-        "aarch64-init",
-        "aarch64-unknown-none",
-        &["external-areas"],
-        4,
-        "qemu-system-aarch64",
-        "qemu-system-arm",
-        AARCH64_VIRT,
-    ),
-    config(
-        "aarch64-sp-naive",
-        "aarch64-unknown-none",
-        &["sp-naive"],
-        1,
-        "qemu-system-aarch64",
-        "qemu-system-arm",
-        AARCH64_VIRT,
-    ),
+const EXTRAS: &[Extra] = &[
+    Extra {
+        // At EL2, QEMU's board must offer the virtualization extensions.
+        machine_options: Some("virtualization=on"),
+        ..extra(Arch::Aarch64, "el2", &["arm-el2"])
+    },
+    extra(Arch::X86_64, "preempt", &["preempt"]),
+    extra(Arch::Aarch64, "preempt", &["preempt"]),
+    extra(Arch::Riscv64, "preempt", &["preempt"]),
+    extra(Arch::Aarch64, "init", &["external-areas"]),
+    Extra {
+        cpus: 1,
+        ..extra(Arch::Aarch64, "sp-naive", &["sp-naive"])
+    },
+    // `--align 256` reaching the runtime, and a variable aligned to 256.
+    extra(Arch::Riscv64, "wide-areas", &["wide-areas"]),
+    // A percpu 0.4-style script, without the `_percpu_area_*` symbols.
+    extra(Arch::Riscv32, "legacy-script", &["legacy-script"]),
 ];
 
-struct Options {
-    only: Option<String>,
-    verbose: bool,
+/// The matrix: every target with default features, then the extras.
+fn matrix() -> Vec<Config> {
+    let defaults = TARGETS.iter().map(|target| Config {
+        name: target.name().to_owned(),
+        target,
+        features: &[],
+        cpus: CPUS,
+        machine_options: None,
+    });
+    let extras = EXTRAS.iter().map(|e| Config {
+        name: format!("{}-{}", e.arch.name(), e.suffix),
+        target: target(e.arch),
+        features: e.features,
+        cpus: e.cpus,
+        machine_options: e.machine_options,
+    });
+    defaults.chain(extras).collect()
 }
 
-fn parse_args(args: &[String]) -> Result<Options> {
-    let mut opts = Options {
-        only: None,
-        verbose: false,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--verbose" | "-v" => opts.verbose = true,
-            "--arch" => {
-                let Some(name) = it.next() else {
-                    bail!("`--arch` needs a configuration name ({})", names());
-                };
-                opts.only = Some(name.clone());
-            }
-            other => match other.strip_prefix("--arch=") {
-                Some(name) => opts.only = Some(name.to_owned()),
-                None => bail!(
-                    "unknown argument `{other}`\nusage: cargo xtask test-all-arches [--arch NAME] [--verbose]\nconfigurations: {}",
-                    names()
-                ),
-            },
-        }
-    }
-    if let Some(name) = &opts.only {
-        if !MATRIX.iter().any(|c| c.name == name) {
-            bail!("unknown configuration `{name}`; one of: {}", names());
-        }
-    }
-    Ok(opts)
+/// `cargo xtask test-all-arches`'s arguments.
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    /// Run one configuration only.
+    #[arg(long = "arch", value_name = "NAME", value_parser = config_name)]
+    pub only: Option<String>,
+    /// Show every serial line as it comes.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
-fn names() -> String {
-    MATRIX.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+fn config_name(name: &str) -> Result<String, String> {
+    let names: Vec<String> = matrix().into_iter().map(|c| c.name).collect();
+    if names.iter().any(|n| n == name) {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "unknown configuration; one of: {}",
+            names.join(", ")
+        ))
+    }
 }
 
 /// What happened to one configuration.
 struct Outcome {
-    name: &'static str,
+    name: String,
     build: Option<Duration>,
     boot: Option<Duration>,
     /// `None` if it passed, the reason otherwise.
@@ -295,11 +137,10 @@ struct Outcome {
 }
 
 /// Entry point of `cargo xtask test-all-arches [--arch NAME] [--verbose]`.
-pub fn run(args: &[String]) -> Result<()> {
-    let opts = parse_args(args)?;
-    let configs: Vec<&Config> = MATRIX
-        .iter()
-        .filter(|c| opts.only.as_deref().is_none_or(|n| n == c.name))
+pub fn run(args: &Args) -> Result<()> {
+    let configs: Vec<Config> = matrix()
+        .into_iter()
+        .filter(|c| args.only.as_deref().is_none_or(|n| n == c.name))
         .collect();
 
     prerequisites(&configs)?;
@@ -307,14 +148,12 @@ pub fn run(args: &[String]) -> Result<()> {
     let kernel_dir = root.join("xtask").join("test-kernel");
     // Honour CARGO_TARGET_DIR like cargo does, so that parallel checkouts or
     // CI caches keep their builds apart.
-    let target_root = toolchain::target_root();
-    let target_dir = target_root.join("test-kernel");
-    let inspector = build_inspector(&root, &target_root)?;
+    let target_dir = toolchain::target_root().join("test-kernel");
 
     let started = Instant::now();
     let mut outcomes = Vec::new();
-    for cfg in configs {
-        let outcome = run_config(cfg, &kernel_dir, &target_dir, &inspector, opts.verbose);
+    for cfg in &configs {
+        let outcome = run_config(cfg, &kernel_dir, &target_dir, args.verbose);
         println!("{}", outcome_line(&outcome));
         outcomes.push(outcome);
     }
@@ -323,7 +162,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let failed: Vec<&str> = outcomes
         .iter()
         .filter(|o| o.failure.is_some())
-        .map(|o| o.name)
+        .map(|o| o.name.as_str())
         .collect();
     if !failed.is_empty() {
         bail!(
@@ -338,19 +177,22 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// Installs missing rustup targets, `rust-src` and QEMU binaries (or stops
 /// with the package to install).
-fn prerequisites(configs: &[&Config]) -> Result<()> {
+fn prerequisites(configs: &[Config]) -> Result<()> {
     let mut targets: Vec<&str> = configs
         .iter()
-        .filter(|c| !needs_build_std(c.target))
-        .map(|c| c.target)
+        .filter(|c| !c.target.build_std)
+        .map(|c| c.target.triple())
         .collect();
     targets.sort_unstable();
     targets.dedup();
     toolchain::ensure_targets(&targets)?;
-    if configs.iter().any(|c| needs_build_std(c.target)) {
+    if configs.iter().any(|c| c.target.build_std) {
         toolchain::ensure_components(&["rust-src"])?;
     }
-    let mut qemus: Vec<(&str, &str)> = configs.iter().map(|c| (c.qemu, c.package)).collect();
+    let mut qemus: Vec<(&str, &str)> = configs
+        .iter()
+        .map(|c| (c.target.qemu.binary, c.target.qemu.package))
+        .collect();
     qemus.sort_unstable();
     qemus.dedup();
     for (binary, package) in qemus {
@@ -362,34 +204,9 @@ fn prerequisites(configs: &[&Config]) -> Result<()> {
     Ok(())
 }
 
-/// Builds `cargo-percpu` once; returns the path of its binary.
-fn build_inspector(root: &Path, target_dir: &Path) -> Result<PathBuf> {
-    toolchain::run(
-        toolchain::cargo()
-            .current_dir(root)
-            .args(["build", "--quiet", "--release", "-p", "cargo-percpu"])
-            .arg("--target-dir")
-            .arg(target_dir),
-    )
-    .context("cannot build cargo-percpu (needed to check the offsets)")?;
-    let bin = target_dir
-        .join("release")
-        .join(format!("cargo-percpu{}", std::env::consts::EXE_SUFFIX));
-    if !bin.is_file() {
-        bail!("cargo-percpu was built but {} is missing", bin.display());
-    }
-    Ok(bin)
-}
-
-fn run_config(
-    cfg: &Config,
-    kernel_dir: &Path,
-    target_dir: &Path,
-    inspector: &Path,
-    verbose: bool,
-) -> Outcome {
+fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, verbose: bool) -> Outcome {
     let mut outcome = Outcome {
-        name: cfg.name,
+        name: cfg.name.clone(),
         build: None,
         boot: None,
         failure: None,
@@ -410,7 +227,7 @@ fn run_config(
 
     eprintln!(
         "--- {}: booting {} CPUs under {}",
-        cfg.name, cfg.cpus, cfg.qemu
+        cfg.name, cfg.cpus, cfg.target.qemu.binary
     );
     let t = Instant::now();
     let boot = boot_kernel(cfg, &elf, verbose);
@@ -431,8 +248,7 @@ fn run_config(
         }
     };
 
-    let naive = cfg.features.contains(&"sp-naive");
-    match check_offsets(inspector, &elf, &serial, naive) {
+    match check_offsets(cfg, &elf, &serial) {
         Ok(n) => outcome.offsets_checked = n,
         Err(err) => outcome.failure = Some(format!("inspect: {err:#}")),
     }
@@ -446,20 +262,13 @@ fn first_line(s: &str) -> &str {
 /// Builds the kernel for `cfg` and copies it to `<target>/elf/<name>.elf`, so
 /// that every configuration's kernel stays around after the run.
 fn build_kernel(cfg: &Config, kernel_dir: &Path, target_dir: &Path) -> Result<PathBuf> {
-    let mut cmd = toolchain::cargo();
+    let mut cmd = cfg.target.cargo_build();
     cmd.current_dir(kernel_dir)
-        .args(["build", "--release", "--target", cfg.target])
+        .arg("--release")
         .arg("--target-dir")
         .arg(target_dir);
     if !cfg.features.is_empty() {
         cmd.arg("--features").arg(cfg.features.join(","));
-    }
-    if needs_build_std(cfg.target) {
-        // No rustup `core` for this target on stable: build it from rust-src.
-        cmd.env("RUSTC_BOOTSTRAP", "1").args([
-            "-Zbuild-std=core,compiler_builtins",
-            "-Zbuild-std-features=compiler-builtins-mem",
-        ]);
     }
     // The kernel's own `.cargo/config.toml` sets its flags; don't let the
     // caller's RUSTFLAGS (e.g. from `cargo xtask ci`) override them.
@@ -483,7 +292,7 @@ fn build_kernel(cfg: &Config, kernel_dir: &Path, target_dir: &Path) -> Result<Pa
         );
     }
     let built = target_dir
-        .join(cfg.target)
+        .join(cfg.target.triple())
         .join("release")
         .join("percpu-test-kernel");
     let dir = target_dir.join("elf");
@@ -502,9 +311,17 @@ struct Boot {
 }
 
 fn boot_kernel(cfg: &Config, elf: &Path, verbose: bool) -> Result<Boot> {
+    let qemu = &cfg.target.qemu;
     let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "5", &BOOT_TIMEOUT_SECS.to_string(), cfg.qemu])
-        .args(cfg.machine)
+    cmd.args(["-k", "5", &BOOT_TIMEOUT_SECS.to_string(), qemu.binary]);
+    if let Some(machine) = qemu.machine {
+        let machine = match cfg.machine_options {
+            Some(options) => format!("{machine},{options}"),
+            None => machine.to_owned(),
+        };
+        cmd.args(["-machine", &machine]);
+    }
+    cmd.args(qemu.args)
         .args(["-smp", &cfg.cpus.to_string(), "-kernel"])
         .arg(elf)
         .stdin(Stdio::null())
@@ -636,38 +453,24 @@ fn runtime_offsets(serial: &[String]) -> Result<BTreeMap<String, u64>> {
     Ok(map)
 }
 
-/// Runs `cargo percpu inspect --json` on `elf` and compares its offsets with
-/// the ones the kernel printed. Returns how many variables were compared.
-fn check_offsets(inspector: &Path, elf: &Path, serial: &[String], naive: bool) -> Result<usize> {
+/// Inspects `elf` with cargo-percpu's inspector and compares its offsets
+/// with the ones the kernel printed. Returns how many variables were
+/// compared.
+fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
     let runtime = runtime_offsets(serial)?;
     if runtime.is_empty() {
         bail!("the kernel printed no OFFSET lines");
     }
-    let mut cmd = Command::new(inspector);
-    // The binary is a cargo subcommand: cargo passes the subcommand name first.
-    cmd.args(["percpu", "inspect", "--json"]).arg(elf);
-    // Exit status 1 means "a check failed" and still prints the report, whose
-    // failed checks are then reported below; anything else is an error.
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot start `{}`", toolchain::display(&cmd)))?;
-    if !matches!(out.status.code(), Some(0 | 1)) {
-        bail!(
-            "`{}` failed with {}: {}",
-            toolchain::display(&cmd),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .with_context(|| format!("`{}` printed invalid JSON", toolchain::display(&cmd)))?;
+    let naive = cfg.features.contains(&"sp-naive");
+    let opts = InspectOptions {
+        cpus: (!naive).then_some(cfg.cpus),
+        ..InspectOptions::default()
+    };
+    let report = inspect_path(elf, &opts).with_context(|| format!("inspect {}", elf.display()))?;
     if naive {
         // sp-naive per-CPU statics are plain globals: `.percpu` must hold
         // none of them, and the kernel's "offsets" are their addresses.
-        let count = report
-            .get("variables")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
+        let count = report.variables.len();
         if count != 0 {
             bail!("sp-naive kernel, yet inspect found {count} variables in .percpu");
         }
@@ -678,38 +481,29 @@ fn check_offsets(inspector: &Path, elf: &Path, serial: &[String], naive: bool) -
 }
 
 /// The comparison itself, separate so it can be unit-tested.
-fn compare_offsets(report: &Value, runtime: &BTreeMap<String, u64>) -> Result<()> {
-    let variables = report
-        .get("variables")
-        .and_then(Value::as_array)
-        .context("no `variables` array in the JSON")?;
-    let mut tool: BTreeMap<String, u64> = BTreeMap::new();
-    for var in variables {
-        let name = var.get("name").and_then(Value::as_str);
-        let offset = var.get("offset").and_then(Value::as_u64);
-        let (Some(name), Some(offset)) = (name, offset) else {
-            bail!("variable without name or offset: {var}");
-        };
-        let short = name.rsplit("::").next().unwrap_or(name);
-        let short = short.strip_prefix("__PERCPU_").unwrap_or(short);
-        tool.insert(short.to_owned(), offset);
-    }
+fn compare_offsets(report: &Report, runtime: &BTreeMap<String, u64>) -> Result<()> {
+    // The report's names are demangled paths without the storage prefix;
+    // the kernel prints the last segment.
+    let tool: BTreeMap<&str, u64> = report
+        .variables
+        .iter()
+        .map(|var| {
+            (
+                var.name.rsplit("::").next().unwrap_or(&var.name),
+                var.offset,
+            )
+        })
+        .collect();
     let mut mismatches = Vec::new();
     for (name, &rt) in runtime {
-        match tool.get(name) {
+        match tool.get(name.as_str()) {
             Some(&t) if t == rt => {}
             Some(&t) => mismatches.push(format!("{name}: kernel {rt:#x}, inspect {t:#x}")),
             None => mismatches.push(format!("{name}: not reported by inspect")),
         }
     }
-    if let Some(checks) = report.get("checks").and_then(Value::as_array) {
-        for check in checks {
-            if check.get("passed").and_then(Value::as_bool) == Some(false) {
-                let name = check.get("name").and_then(Value::as_str).unwrap_or("?");
-                let detail = check.get("detail").and_then(Value::as_str).unwrap_or("");
-                mismatches.push(format!("check `{name}` failed: {detail}"));
-            }
-        }
+    for check in report.checks.iter().filter(|c| !c.passed) {
+        mismatches.push(format!("check `{}` failed: {}", check.name, check.detail));
     }
     if !mismatches.is_empty() {
         bail!("{}", mismatches.join("; "));
@@ -724,20 +518,20 @@ fn secs(d: Option<Duration>) -> String {
 fn outcome_line(o: &Outcome) -> String {
     match &o.failure {
         None if o.offsets_checked == 0 => format!(
-            "{:<18} build {:>6}  boot {:>6}  PASS (sp-naive: inspect finds no per-CPU variable, as expected)",
+            "{:<22} build {:>6}  boot {:>6}  PASS (sp-naive: inspect finds no per-CPU variable, as expected)",
             o.name,
             secs(o.build),
             secs(o.boot),
         ),
         None => format!(
-            "{:<18} build {:>6}  boot {:>6}  PASS ({} offsets match inspect)",
+            "{:<22} build {:>6}  boot {:>6}  PASS ({} offsets match inspect)",
             o.name,
             secs(o.build),
             secs(o.boot),
             o.offsets_checked
         ),
         Some(reason) => format!(
-            "{:<18} build {:>6}  boot {:>6}  FAIL: {reason}",
+            "{:<22} build {:>6}  boot {:>6}  FAIL: {reason}",
             o.name,
             secs(o.build),
             secs(o.boot)
@@ -747,11 +541,11 @@ fn outcome_line(o: &Outcome) -> String {
 
 fn print_summary(outcomes: &[Outcome], total: Duration) {
     println!();
-    println!("{:<18} {:>7} {:>7}  result", "config", "build", "boot");
-    println!("{}", "-".repeat(44));
+    println!("{:<22} {:>7} {:>7}  result", "config", "build", "boot");
+    println!("{}", "-".repeat(48));
     for o in outcomes {
         println!(
-            "{:<18} {:>7} {:>7}  {}",
+            "{:<22} {:>7} {:>7}  {}",
             o.name,
             secs(o.build),
             secs(o.boot),
@@ -759,7 +553,7 @@ fn print_summary(outcomes: &[Outcome], total: Duration) {
         );
     }
     let passed = outcomes.iter().filter(|o| o.failure.is_none()).count();
-    println!("{}", "-".repeat(44));
+    println!("{}", "-".repeat(48));
     println!(
         "{passed}/{} passed in {:.0}s",
         outcomes.len(),
@@ -770,21 +564,27 @@ fn print_summary(outcomes: &[Outcome], total: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cargo_percpu::report::{Check, FileReport, TemplateReport, Variable};
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(str::to_owned).collect()
     }
 
-    fn cfg(name: &str) -> &'static Config {
-        MATRIX.iter().find(|c| c.name == name).unwrap()
+    fn cfg(name: &str) -> Config {
+        matrix().into_iter().find(|c| c.name == name).unwrap()
     }
 
     #[test]
-    fn matrix_names_are_unique() {
-        let mut names: Vec<&str> = MATRIX.iter().map(|c| c.name).collect();
+    fn matrix_names_are_unique_and_start_with_our_arch_names() {
+        let matrix = matrix();
+        let mut names: Vec<&str> = matrix.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), MATRIX.len());
+        assert_eq!(names.len(), matrix.len());
+        for c in &matrix {
+            assert!(c.name.starts_with(c.target.name()), "{}", c.name);
+        }
+        assert!(names.contains(&"armv7") && names.contains(&"aarch64-el2"));
     }
 
     #[test]
@@ -795,20 +595,61 @@ mod tests {
             lines: lines(text),
             code,
         };
-        assert!(judge(c, &boot(ok, Some(0))).is_ok());
-        assert!(judge(c, &boot(ok, Some(1))).is_err());
-        assert!(judge(c, &boot(ok, Some(124))).is_err());
-        assert!(judge(c, &boot(ok, None)).is_err());
+        assert!(judge(&c, &boot(ok, Some(0))).is_ok());
+        assert!(judge(&c, &boot(ok, Some(1))).is_err());
+        assert!(judge(&c, &boot(ok, Some(124))).is_err());
+        assert!(judge(&c, &boot(ok, None)).is_err());
         let missing_cpu = "CPU 0: OK\nCPU 1: OK\nCPU 3: OK\nPASS";
-        assert!(judge(c, &boot(missing_cpu, Some(0))).is_err());
+        assert!(judge(&c, &boot(missing_cpu, Some(0))).is_err());
         let no_pass = "CPU 0: OK\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK";
-        assert!(judge(c, &boot(no_pass, Some(0))).is_err());
+        assert!(judge(&c, &boot(no_pass, Some(0))).is_err());
         let failed = format!("{ok}\nFAIL: counter");
-        let reason = judge(c, &boot(&failed, Some(0))).unwrap_err();
+        let reason = judge(&c, &boot(&failed, Some(0))).unwrap_err();
         assert!(reason.contains("FAIL: counter"), "{reason}");
         let one = cfg("aarch64-sp-naive");
-        assert!(judge(one, &boot("CPU 0: OK\nPASS", Some(0))).is_ok());
-        assert!(judge(one, &boot("CPU 0: OK\nCPU 1: OK\nPASS", Some(0))).is_err());
+        assert!(judge(&one, &boot("CPU 0: OK\nPASS", Some(0))).is_ok());
+        assert!(judge(&one, &boot("CPU 0: OK\nCPU 1: OK\nPASS", Some(0))).is_err());
+    }
+
+    fn report(variables: &[(&str, u64)], checks: &[(&str, bool)]) -> Report {
+        Report {
+            schema_version: cargo_percpu::report::SCHEMA_VERSION,
+            file: FileReport {
+                path: "k".into(),
+                class: "ELF64".into(),
+                endian: "little".into(),
+                machine: "aarch64".into(),
+                kind: "executable".into(),
+                entry: 0,
+            },
+            section: None,
+            template: TemplateReport {
+                start: 0,
+                end: 0,
+                size: 0,
+                align: 64,
+                stride: 64,
+                areas: 0,
+            },
+            variables: variables
+                .iter()
+                .map(|&(name, offset)| Variable {
+                    name: name.into(),
+                    symbol: name.into(),
+                    offset,
+                    size: 1,
+                    align: 1,
+                })
+                .collect(),
+            checks: checks
+                .iter()
+                .map(|&(name, passed)| Check {
+                    name: name.into(),
+                    passed,
+                    detail: String::new(),
+                })
+                .collect(),
+        }
     }
 
     #[test]
@@ -817,28 +658,15 @@ mod tests {
         let rt = runtime_offsets(&serial).unwrap();
         assert_eq!(rt.len(), 2);
         assert_eq!(rt["U8"], 0x11040);
-        let report: Value = serde_json::from_str(
-            r#"{"variables":[
-                {"name":"percpu_test_kernel::BIG","offset":0},
-                {"name":"percpu_test_kernel::vars::U8","offset":69696}],
-               "checks":[{"name":"x","passed":true,"detail":""}]}"#,
-        )
-        .unwrap();
-        compare_offsets(&report, &rt).unwrap();
-        let wrong: Value = serde_json::from_str(
-            r#"{"variables":[{"name":"k::BIG","offset":0},{"name":"k::U8","offset":69697}]}"#,
-        )
-        .unwrap();
-        assert!(compare_offsets(&wrong, &rt).is_err());
-        let missing: Value =
-            serde_json::from_str(r#"{"variables":[{"name":"k::BIG","offset":0}]}"#).unwrap();
-        assert!(compare_offsets(&missing, &rt).is_err());
-        let bad_check: Value = serde_json::from_str(
-            r#"{"variables":[{"name":"k::BIG","offset":0},{"name":"k::U8","offset":69696}],
-               "checks":[{"name":"stride","passed":false,"detail":"no"}]}"#,
-        )
-        .unwrap();
-        assert!(compare_offsets(&bad_check, &rt).is_err());
+        let good = [
+            ("percpu_test_kernel::BIG", 0),
+            ("percpu_test_kernel::vars::U8", 0x11040),
+        ];
+        compare_offsets(&report(&good, &[("x", true)]), &rt).unwrap();
+        let wrong = [("k::BIG", 0), ("k::U8", 0x11041)];
+        assert!(compare_offsets(&report(&wrong, &[]), &rt).is_err());
+        assert!(compare_offsets(&report(&[("k::BIG", 0)], &[]), &rt).is_err());
+        assert!(compare_offsets(&report(&good, &[("stride", false)]), &rt).is_err());
         assert!(runtime_offsets(&lines("OFFSET X zz")).is_err());
         assert!(runtime_offsets(&lines("OFFSET X 0x1\nOFFSET X 0x2")).is_err());
     }
@@ -850,7 +678,7 @@ mod tests {
         )
         .unwrap();
         let features = &manifest[manifest.find("[features]").unwrap()..];
-        for cfg in MATRIX {
+        for cfg in matrix() {
             for feature in cfg.features {
                 let line = format!("\n{feature} = ");
                 assert!(
@@ -864,12 +692,8 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let o = parse_args(&args(&["--arch", "armv7", "--verbose"])).unwrap();
-        assert_eq!(o.only.as_deref(), Some("armv7"));
-        assert!(o.verbose);
-        assert!(parse_args(&args(&["--arch"])).is_err());
-        assert!(parse_args(&args(&["--arch", "m68k"])).is_err());
-        assert!(parse_args(&args(&["--bogus"])).is_err());
+        assert!(config_name("armv7").is_ok());
+        assert!(config_name("riscv64-wide-areas").is_ok());
+        assert!(config_name("m68k").is_err());
     }
 }

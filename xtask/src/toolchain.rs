@@ -5,6 +5,10 @@ use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The rustup components the automation uses: formatting and lints, the
+/// sources `-Zbuild-std` builds, and `llvm-objdump`.
+pub const COMPONENTS: &[&str] = &["rustfmt", "clippy", "rust-src", "llvm-tools"];
+
 /// The workspace root (the parent of `xtask/`).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,27 +1,63 @@
 //! Renders the kernel's linker script with `cargo percpu ldscript --full`'s
 //! renderer (dogfooding: if the rendered script is wrong, the kernel fails).
 
-use cargo_percpu::ldscript::{write_script, Arch, Kind, Options};
+use percpu_layout::ldscript::{render, Arch, Kind, Options};
+use percpu_layout::{area_stride_script, symbols, DEFAULT_AREA_ALIGN};
 use std::env;
+use std::path::PathBuf;
+
+/// The area alignment of the `wide-areas` configuration.
+const WIDE_ALIGN: u64 = 256;
 
 fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     let Some(arch) = Arch::from_target(&target) else {
         panic!("the test kernel has no linker script for target `{target}`");
     };
+    let feature = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
     // One area per CPU the kernel boots.
-    let cpus = if env::var_os("CARGO_FEATURE_SP_NAIVE").is_some() {
-        1
+    let cpus = if feature("SP_NAIVE") { 1 } else { 4 };
+    let align = if feature("WIDE_AREAS") {
+        WIDE_ALIGN
     } else {
-        4
+        DEFAULT_AREA_ALIGN
     };
-    let script = write_script(Kind::Full, &Options::new(arch, cpus))
+    let opts = Options {
+        align,
+        ..Options::new(arch, cpus)
+    };
+    let mut script = render(Kind::Full, &opts)
         .unwrap_or_else(|err| panic!("cannot render the linker script: {err:?}"));
-    println!("cargo:rustc-link-arg=-T{}", script.display());
+    if feature("LEGACY_SCRIPT") {
+        script = legacy(&script);
+    }
+    let path = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("kernel.ld");
+    std::fs::write(&path, script).expect("the linker script is written to OUT_DIR");
+    println!("cargo:rustc-link-arg=-T{}", path.display());
+    println!("cargo:rustc-env=PERCPU_TEST_ARCH={}", arch.name());
+    // What the kernel checks its areas against.
+    println!("cargo:rustc-env=PERCPU_TEST_AREA_ALIGN={align}");
     println!("cargo:rerun-if-changed=build.rs");
     // Fault injection for testing the test (see `injected` in main.rs).
     println!("cargo:rerun-if-env-changed=PERCPU_TEST_KERNEL_INJECT");
-    // The templates are compiled into cargo-percpu, but name them anyway so
+    // The templates are compiled into percpu_layout, but name them anyway so
     // that an edited template always relinks the kernel.
-    println!("cargo:rerun-if-changed=../../ld-templates");
+    println!("cargo:rerun-if-changed=../../percpu_layout/templates");
+}
+
+/// The script as percpu 0.4 users wrote it: the same layout, without the
+/// `_percpu_area_*` symbols, the reservation spelled out with 64.
+fn legacy(script: &str) -> String {
+    let defined = [symbols::AREA_ALIGN, symbols::AREA_STRIDE];
+    let stride = format!("({} - {})", symbols::AREA_STRIDE, symbols::LOAD_START);
+    let old: String = script
+        .lines()
+        .filter(|line| !defined.iter().any(|sym| line.trim_start().starts_with(sym)))
+        .map(|line| line.replace(&stride, &area_stride_script(DEFAULT_AREA_ALIGN)) + "\n")
+        .collect();
+    assert!(
+        !old.contains("_percpu_area_"),
+        "the legacy script still names a new symbol"
+    );
+    old
 }

@@ -617,6 +617,58 @@ impl core::fmt::Display for Fails {
     }
 }
 
+/// The area alignment the linker script was rendered with (build.rs).
+fn area_align() -> usize {
+    env!("PERCPU_TEST_AREA_ALIGN")
+        .parse()
+        .expect("build.rs passes a number")
+}
+
+/// Checks that the alignment the script defines reached the runtime: the
+/// area base, the stride, the layout `init` asks for, and a variable aligned
+/// to 256 with `wide-areas`.
+fn check_alignment(cpu: usize, base: usize) {
+    let align = area_align();
+    if !base.is_multiple_of(align) {
+        fail(
+            cpu,
+            "area base not aligned to the area alignment",
+            format_args!("{base:#x}, alignment {align}"),
+        );
+    }
+    #[cfg(not(feature = "sp-naive"))]
+    {
+        check_eq(
+            cpu,
+            "percpu_area_layout_expected().align()",
+            percpu::percpu_area_layout_expected(MAX_CPUS).align(),
+            align,
+        );
+        let size = percpu::percpu_area_size();
+        if !size.is_multiple_of(align) {
+            fail(
+                cpu,
+                "area stride not a multiple of the area alignment",
+                format_args!("{size:#x}, alignment {align}"),
+            );
+        }
+    }
+    #[cfg(feature = "wide-areas")]
+    {
+        // SAFETY: this CPU's register is set; only the address is used.
+        let wide = unsafe { WIDE.current_ptr() } as usize;
+        if !wide.is_multiple_of(256) {
+            fail(cpu, "WIDE not 256-byte aligned", format_args!("{wide:#x}"));
+        }
+        check_eq(
+            cpu,
+            "WIDE initial value",
+            WIDE.with_current(|w| w.0),
+            [1, 2, 3],
+        );
+    }
+}
+
 /// What every CPU does, concurrently.
 pub fn run(cpu: usize) {
     #[cfg_attr(feature = "sp-naive", allow(unused_variables))]
@@ -629,13 +681,7 @@ pub fn run(cpu: usize) {
         Hex(reg),
         Hex(base),
     );
-    if !base.is_multiple_of(64) {
-        fail(
-            cpu,
-            "area base not 64-byte aligned",
-            format_args!("{base:#x}"),
-        );
-    }
+    check_alignment(cpu, base);
     check_addresses(cpu);
     check_initial(cpu);
 

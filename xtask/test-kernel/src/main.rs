@@ -31,22 +31,8 @@ pub const MAX_CPUS: usize = 4;
 #[cfg(feature = "sp-naive")]
 pub const MAX_CPUS: usize = 1;
 
-/// The architecture this kernel was built for.
-const ARCH: &str = if cfg!(target_arch = "x86_64") {
-    "x86_64"
-} else if cfg!(target_arch = "aarch64") {
-    "aarch64"
-} else if cfg!(target_arch = "riscv64") {
-    "riscv64"
-} else if cfg!(target_arch = "riscv32") {
-    "riscv32"
-} else if cfg!(target_arch = "loongarch64") {
-    "loongarch64"
-} else if cfg!(target_arch = "arm") {
-    "armv7"
-} else {
-    "unknown"
-};
+/// The architecture this kernel was built for, by our name for it (build.rs).
+const ARCH: &str = env!("PERCPU_TEST_ARCH");
 
 /// Size of each CPU's boot stack.
 pub const STACK_SIZE: usize = 0x10000;

@@ -87,6 +87,16 @@ pub static GUARD_ENTERS: usize = 0;
 #[def_percpu]
 pub static GUARD_LEAVES: usize = 0;
 
+/// Aligned beyond the default 64 bytes: it links only with the script the
+/// `wide-areas` feature renders (`--align 256`).
+#[cfg(feature = "wide-areas")]
+#[repr(C, align(256))]
+pub struct Wide(pub [u8; 3]);
+/// A variable of [`Wide`], which every CPU's copy must keep aligned.
+#[cfg(feature = "wide-areas")]
+#[def_percpu]
+pub static WIDE: Wide = Wide([1, 2, 3]);
+
 /// Calls `$m!(NAME)` for every variable.
 macro_rules! for_each_var {
     ($m:ident) => {
@@ -113,6 +123,8 @@ macro_rules! for_each_var {
             $m!(GUARD_ENTERS);
             $m!(GUARD_LEAVES);
         }
+        #[cfg(feature = "wide-areas")]
+        $m!(WIDE);
     };
 }
 pub(crate) use for_each_var;

@@ -9,7 +9,10 @@
 //!   that it runs [`crate::secondary_main`] on its `BOOT_STACKS` slot;
 //! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`.
 
+// Each board uses one of the two consoles; which one is the board's choice,
+// not a `cfg` here.
 #[cfg(not(target_arch = "x86_64"))]
+#[allow(dead_code)]
 mod uart;
 
 #[cfg(any(target_arch = "riscv32", target_arch = "loongarch64"))]

@@ -2,7 +2,6 @@
 
 /// ARM's PL011 (aarch64 and armv7 `virt`): wait while the transmit FIFO is
 /// full (flag register bit 5), then write the data register.
-#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
 pub fn pl011_putchar(base: usize, byte: u8) {
     const DR: usize = 0x00;
     const FR: usize = 0x18;
@@ -20,11 +19,6 @@ pub fn pl011_putchar(base: usize, byte: u8) {
 /// An ns16550 with byte-wide registers (riscv and loongarch64 `virt`): wait
 /// until the transmit holding register is empty (line status bit 5), then
 /// write it.
-#[cfg(any(
-    target_arch = "riscv32",
-    target_arch = "riscv64",
-    target_arch = "loongarch64"
-))]
 pub fn ns16550_putchar(base: usize, byte: u8) {
     const LSR: usize = 5;
     const LSR_THRE: u8 = 1 << 5;

@@ -1,146 +1,102 @@
-//! The `.percpu` linker-script renderer.
+//! The linker-script renderer.
 //!
-//! This module has no dependency at all, so that a kernel's `build.rs` can
-//! render its linker script at build time with
-//! `cargo-percpu = { version = "…", default-features = false }`:
+//! A kernel's `build.rs` renders its linker script at build time with
+//! nothing but this crate:
 //!
 //! ```no_run
-//! use cargo_percpu::ldscript::{write_script, Arch, Kind, Options};
+//! use percpu_layout::ldscript::{write_script, Arch, Kind, Options};
 //! let arch = Arch::from_build_target().expect("a supported TARGET");
 //! let script = write_script(Kind::Full, &Options::new(arch, 4)).expect("render the linker script");
 //! println!("cargo:rustc-link-arg=-T{}", script.display());
 //! ```
 //!
-//! The templates are the plain files of `ld-templates/`, embedded at compile
-//! time. A template names its holes `{{NAME}}`; [`fill`] refuses a name it
-//! does not know and a known name that has no value for the kind rendered.
+//! The templates are the plain files of this package's `templates/`,
+//! embedded at compile time. A template names its holes `{{NAME}}`; [`fill`]
+//! refuses a name it does not know and a known name that has no value for the
+//! kind rendered. The fragment and the Linux user-space script share one
+//! `.percpu` body and one set of link-time checks; the full kernel script is
+//! one template with a few pieces per architecture ([`KernelPieces`]).
 
 use std::fmt;
 
-/// An architecture that has a template.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Arch {
-    /// x86_64: per-CPU register GS_BASE, access `gs:[offset]`.
-    X86_64,
-    /// AArch64: per-CPU register TPIDR_EL1 (or TPIDR_EL2).
-    Aarch64,
-    /// 64-bit RISC-V: per-CPU register `gp`.
-    Riscv64,
-    /// 32-bit RISC-V: per-CPU register `gp`.
-    Riscv32,
-    /// LoongArch64: per-CPU register `$r21`.
-    Loongarch64,
-    /// 32-bit Arm (ARMv7-A): per-CPU register TPIDRPRW.
-    Arm,
-}
+pub use crate::Arch;
+use crate::{area_stride_script, is_area_align, symbols, DEFAULT_AREA_ALIGN, SECTION};
 
 impl Arch {
-    /// Every architecture, in a fixed order.
-    pub const ALL: [Arch; 6] = [
-        Arch::X86_64,
-        Arch::Aarch64,
-        Arch::Riscv64,
-        Arch::Riscv32,
-        Arch::Loongarch64,
-        Arch::Arm,
-    ];
-
-    /// The architecture of a `--arch` name: `x86_64`, `aarch64`, `riscv64`,
-    /// `riscv32`, `loongarch64` or `arm`.
-    pub fn from_name(name: &str) -> Option<Arch> {
-        Arch::ALL.into_iter().find(|arch| arch.name() == name)
-    }
-
-    /// The architecture of a target triple such as `aarch64-unknown-none` or
-    /// `riscv64gc-unknown-none-elf`.
-    pub fn from_target(triple: &str) -> Option<Arch> {
-        let cpu = triple.split('-').next().unwrap_or("");
-        // Only a triple with a vendor/OS part counts: `arm` alone is a name, not a target.
-        if !triple.contains('-') {
-            return None;
-        }
-        match cpu {
-            "x86_64" => Some(Arch::X86_64),
-            "aarch64" | "aarch64_be" | "arm64" => Some(Arch::Aarch64),
-            "loongarch64" => Some(Arch::Loongarch64),
-            _ if cpu.starts_with("riscv64") => Some(Arch::Riscv64),
-            _ if cpu.starts_with("riscv32") => Some(Arch::Riscv32),
-            _ if cpu.starts_with("armv7") || cpu == "arm" || cpu == "armeb" => Some(Arch::Arm),
-            _ if cpu.starts_with("thumbv7") => Some(Arch::Arm),
-            _ => None,
-        }
-    }
-
     /// The architecture a build script compiles for: the `TARGET` variable
     /// that cargo gives `build.rs`.
     pub fn from_build_target() -> Option<Arch> {
         Arch::from_target(&std::env::var("TARGET").ok()?)
     }
 
-    /// The `--arch` name of the architecture.
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-            Arch::Riscv64 => "riscv64",
-            Arch::Riscv32 => "riscv32",
-            Arch::Loongarch64 => "loongarch64",
-            Arch::Arm => "arm",
-        }
-    }
-
-    /// The width of an address, in bits.
-    pub fn address_bits(self) -> u32 {
-        match self {
-            Arch::Riscv32 | Arch::Arm => 32,
-            _ => 64,
-        }
-    }
-
-    /// Where QEMU's `-kernel` loads a kernel of this architecture: the
-    /// default `--base` of a full script.
-    pub fn default_base(self) -> u64 {
-        match self {
-            Arch::X86_64 => 0x10_0000,
-            Arch::Aarch64 | Arch::Arm => 0x4010_0000,
-            Arch::Riscv64 => 0x8020_0000,
-            Arch::Riscv32 => 0x8000_0000,
-            Arch::Loongarch64 => 0x20_0000,
-        }
-    }
-
-    /// How far into an area the architecture's access sequence reaches: every
-    /// offset must be below this.
-    ///
-    /// x86_64 encodes the offset as a sign-extended 32-bit displacement
-    /// (`gs:[sym]`), so 2 GiB. AArch64 (`movz`/`movk` g1/g0), Arm
-    /// (`movw`/`movt`) and riscv32 build a full 32-bit value: 4 GiB. riscv64
-    /// and loongarch64 build it with `lui` / `lu12i.w`, which sign-extend to 64
-    /// bits: 2 GiB.
-    pub fn reach(self) -> u64 {
-        match self {
-            Arch::X86_64 | Arch::Riscv64 | Arch::Loongarch64 => 1 << 31,
-            Arch::Aarch64 | Arch::Arm | Arch::Riscv32 => 1 << 32,
-        }
-    }
-
-    /// The embedded template of a complete kernel script for the architecture.
-    pub fn full_template(self) -> &'static str {
-        match self {
-            Arch::X86_64 => TEMPLATE_X86_64,
-            Arch::Aarch64 => TEMPLATE_AARCH64,
-            Arch::Riscv64 => TEMPLATE_RISCV64,
-            Arch::Riscv32 => TEMPLATE_RISCV32,
-            Arch::Loongarch64 => TEMPLATE_LOONGARCH64,
-            Arch::Arm => TEMPLATE_ARM,
+    /// What the full kernel template needs to know of the architecture.
+    pub fn kernel_pieces(self) -> KernelPieces {
+        const RISCV_GP: &str =
+            " * No __global_pointer$ is defined: gp holds the per-CPU area base, so the\n \
+             * linker must never relax accesses into gp-relative ones.\n";
+        let (output_arch, entry_note, header_note, extra_sections) = match self {
+            Arch::X86_64 => (
+                "i386:x86-64",
+                "QEMU finds the 32-bit PVH entry in the .note.pvh note and\n \
+                 * enters in protected mode; _start is the ELF entry for loaders that use it.",
+                "",
+                "\n    /*\n     \
+                 * The PVH ELF note (type 18, name \"Xen\"): QEMU looks for it in a loaded\n     \
+                 * PT_NOTE to find the 32-bit entry, so it is kept and allocated here.\n     \
+                 */\n    .note.pvh : {\n        KEEP(*(.note.pvh))\n    }\n",
+            ),
+            Arch::Aarch64 => (
+                "aarch64",
+                "QEMU's -kernel jumps to the ELF entry at EL1 (EL2 with\n \
+                 * virtualization=on) with the MMU off.",
+                "",
+                "",
+            ),
+            Arch::Riscv64 => (
+                "riscv",
+                "OpenSBI jumps to the ELF entry in S-mode with a0 = hartid.",
+                RISCV_GP,
+                "",
+            ),
+            Arch::Riscv32 => (
+                "riscv",
+                "With -bios none every hart starts at the ELF entry in M-mode.",
+                RISCV_GP,
+                "",
+            ),
+            Arch::Loongarch64 => (
+                "loongarch",
+                "QEMU starts every CPU at the ELF entry in PLV0, direct addressing.",
+                "",
+                "",
+            ),
+            Arch::Armv7 => (
+                "arm",
+                "QEMU's -kernel jumps to the ELF entry in SVC mode with the MMU off.",
+                "",
+                "",
+            ),
+        };
+        KernelPieces {
+            output_arch,
+            entry_note,
+            header_note,
+            extra_sections,
         }
     }
 }
 
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// The per-architecture pieces of the full kernel template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelPieces {
+    /// The linker's `OUTPUT_ARCH`.
+    pub output_arch: &'static str,
+    /// How the kernel is entered, for the comment above `ENTRY`.
+    pub entry_note: &'static str,
+    /// More header comment lines, each ` * `-prefixed and ending in a newline.
+    pub header_note: &'static str,
+    /// Output sections after `.rodata` that only this architecture needs.
+    pub extra_sections: &'static str,
 }
 
 /// What to render.
@@ -181,15 +137,15 @@ impl Options {
         Options {
             arch,
             cpus,
-            align: DEFAULT_ALIGN,
+            align: DEFAULT_AREA_ALIGN,
             base: None,
             non_zero_vma: None,
         }
     }
 }
 
-/// The default area alignment.
-pub const DEFAULT_ALIGN: u64 = 64;
+/// The default area alignment, [`DEFAULT_AREA_ALIGN`].
+pub use crate::DEFAULT_AREA_ALIGN as DEFAULT_ALIGN;
 
 /// Why a script could not be rendered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,7 +190,7 @@ impl fmt::Display for RenderError {
             RenderError::ZeroCpus => f.write_str("the CPU count must be at least 1"),
             RenderError::BadAlign(align) => write!(
                 f,
-                "the alignment must be a power of two of at least {DEFAULT_ALIGN}, not {align}"
+                "the alignment must be a power of two of at least {DEFAULT_AREA_ALIGN}, not {align}"
             ),
             RenderError::Overflow {
                 arch,
@@ -263,34 +219,48 @@ impl fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
-/// The template of the `.percpu` fragment (`ld-templates/percpu-fragment.ld`).
-pub const TEMPLATE_FRAGMENT: &str = include_str!("../../ld-templates/percpu-fragment.ld");
-/// The template of the Linux user-space script (`ld-templates/percpu-linux-user.ld`).
-pub const TEMPLATE_LINUX_USER: &str = include_str!("../../ld-templates/percpu-linux-user.ld");
-/// The full x86_64 kernel template (`ld-templates/x86_64.ld`).
-pub const TEMPLATE_X86_64: &str = include_str!("../../ld-templates/x86_64.ld");
-/// The full AArch64 kernel template (`ld-templates/aarch64.ld`).
-pub const TEMPLATE_AARCH64: &str = include_str!("../../ld-templates/aarch64.ld");
-/// The full riscv64 kernel template (`ld-templates/riscv64.ld`).
-pub const TEMPLATE_RISCV64: &str = include_str!("../../ld-templates/riscv64.ld");
-/// The full riscv32 kernel template (`ld-templates/riscv32.ld`).
-pub const TEMPLATE_RISCV32: &str = include_str!("../../ld-templates/riscv32.ld");
-/// The full LoongArch64 kernel template (`ld-templates/loongarch64.ld`).
-pub const TEMPLATE_LOONGARCH64: &str = include_str!("../../ld-templates/loongarch64.ld");
-/// The full ARMv7-A kernel template (`ld-templates/arm.ld`).
-pub const TEMPLATE_ARM: &str = include_str!("../../ld-templates/arm.ld");
+/// The template of the `.percpu` fragment (`templates/percpu-fragment.ld`).
+pub const TEMPLATE_FRAGMENT: &str = include_str!("../templates/percpu-fragment.ld");
+/// The template of the Linux user-space script (`templates/percpu-linux-user.ld`).
+pub const TEMPLATE_LINUX_USER: &str = include_str!("../templates/percpu-linux-user.ld");
+/// The full kernel template (`templates/kernel.ld`), for every architecture.
+pub const TEMPLATE_KERNEL: &str = include_str!("../templates/kernel.ld");
+/// The inside of the `.percpu` output section, which the fragment and the
+/// Linux user-space script share (`templates/percpu-body.ld`).
+pub const TEMPLATE_BODY: &str = include_str!("../templates/percpu-body.ld");
+/// The link-time checks after the section, shared as the body is
+/// (`templates/percpu-asserts.ld`).
+pub const TEMPLATE_ASSERTS: &str = include_str!("../templates/percpu-asserts.ld");
+
+/// Every template, for checks that hold for all of them.
+pub const TEMPLATES: [&str; 5] = [
+    TEMPLATE_FRAGMENT,
+    TEMPLATE_LINUX_USER,
+    TEMPLATE_KERNEL,
+    TEMPLATE_BODY,
+    TEMPLATE_ASSERTS,
+];
 
 /// Every placeholder a template may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "ARCH",
+    "ARCH_TITLE",
     "AREA_ALIGN",
+    "AREA_STRIDE",
     "BASE",
     "CPU_NUM",
+    "ENTRY_NOTE",
     "EXPECTED_VMA",
+    "EXTRA_SECTIONS",
+    "HEADER_NOTE",
+    "OUTPUT_ARCH",
+    "PERCPU_ASSERTS",
+    "PERCPU_BODY",
     "PERCPU_SECTION",
     "PERCPU_START",
     "PERCPU_VMA",
     "REACH",
+    "SECTION",
     "VMA_COMMENT",
 ];
 
@@ -333,7 +303,7 @@ fn validate(kind: Kind, opts: &Options) -> Result<(), RenderError> {
     if opts.cpus == 0 {
         return Err(RenderError::ZeroCpus);
     }
-    if opts.align < DEFAULT_ALIGN || !opts.align.is_power_of_two() {
+    if !is_area_align(opts.align) {
         return Err(RenderError::BadAlign(opts.align));
     }
     let nzv = opts.non_zero_vma.filter(|_| kind != Kind::LinuxUser);
@@ -368,61 +338,90 @@ fn validate(kind: Kind, opts: &Options) -> Result<(), RenderError> {
     Ok(())
 }
 
+/// The values of one rendering: every placeholder, `None` where it has no
+/// value for the kind rendered.
+struct Values(Vec<(&'static str, Option<String>)>);
+
+impl Values {
+    fn new() -> Self {
+        Values(PLACEHOLDERS.iter().map(|name| (*name, None)).collect())
+    }
+
+    fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        let slot = self
+            .0
+            .iter_mut()
+            .find(|(key, _)| *key == name)
+            .expect("every value set is a listed placeholder");
+        slot.1 = Some(value.into());
+        self
+    }
+
+    fn fill(&self, template: &str) -> Result<String, RenderError> {
+        let values: Vec<(&str, Option<&str>)> = self
+            .0
+            .iter()
+            .map(|(key, value)| (*key, value.as_deref()))
+            .collect();
+        fill(template, &values)
+    }
+}
+
+/// `text` with every non-empty line indented by `spaces`, without its final
+/// newline: a template piece placed inside a block.
+fn indent(text: &str, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    text.trim_end()
+        .lines()
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("{pad}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Renders a linker script.
 ///
 /// Errors: `cpus` is 0, the alignment is not a power of two ≥ 64, the areas
 /// overflow the address space, or a template and the renderer disagree.
 pub fn render(kind: Kind, opts: &Options) -> Result<String, RenderError> {
     validate(kind, opts)?;
-    let cpus = opts.cpus.to_string();
-    let align = opts.align.to_string();
-    let reach = format!("{:#x}", opts.arch.reach());
-    let arch = opts.arch.name();
+    let mut values = Values::new();
+    values
+        .set("ARCH", opts.arch.name())
+        .set("AREA_ALIGN", opts.align.to_string())
+        .set("AREA_STRIDE", area_stride_script(opts.align))
+        .set("CPU_NUM", opts.cpus.to_string())
+        .set("REACH", format!("{:#x}", opts.arch.reach()))
+        .set("SECTION", SECTION);
+    let body = values.fill(TEMPLATE_BODY)?;
     match kind {
-        Kind::LinuxUser => fill(
-            TEMPLATE_LINUX_USER,
-            &[
-                ("ARCH", Some(arch)),
-                ("AREA_ALIGN", Some(&align)),
-                ("BASE", None),
-                ("CPU_NUM", Some(&cpus)),
-                ("EXPECTED_VMA", None),
-                ("PERCPU_SECTION", None),
-                ("PERCPU_START", None),
-                ("PERCPU_VMA", None),
-                ("REACH", Some(&reach)),
-                ("VMA_COMMENT", None),
-            ],
-        ),
-        Kind::Fragment => render_fragment(opts, &cpus, &align, &reach),
+        Kind::LinuxUser => {
+            values
+                .set("EXPECTED_VMA", symbols::START)
+                .set("PERCPU_BODY", indent(&body, 8));
+            let asserts = values.fill(TEMPLATE_ASSERTS)?;
+            values.set("PERCPU_ASSERTS", indent(&asserts, 4));
+            values.fill(TEMPLATE_LINUX_USER)
+        }
+        Kind::Fragment => render_fragment(opts, &mut values, &body),
         Kind::Full => {
-            let fragment = render_fragment(opts, &cpus, &align, &reach)?;
-            // Indent the fragment to sit inside SECTIONS { }.
-            let mut section = String::new();
-            for line in fragment.trim_end().lines() {
-                if !line.is_empty() {
-                    section.push_str("    ");
-                }
-                section.push_str(line);
-                section.push('\n');
-            }
-            let section = section.trim_end();
-            let base = format!("{:#x}", opts.base.unwrap_or(opts.arch.default_base()));
-            fill(
-                opts.arch.full_template(),
-                &[
-                    ("ARCH", Some(arch)),
-                    ("AREA_ALIGN", Some(&align)),
-                    ("BASE", Some(&base)),
-                    ("CPU_NUM", Some(&cpus)),
-                    ("EXPECTED_VMA", None),
-                    ("PERCPU_SECTION", Some(section)),
-                    ("PERCPU_START", None),
-                    ("PERCPU_VMA", None),
-                    ("REACH", Some(&reach)),
-                    ("VMA_COMMENT", None),
-                ],
-            )
+            let fragment = render_fragment(opts, &mut values, &body)?;
+            let pieces = opts.arch.kernel_pieces();
+            let base = opts.base.unwrap_or(opts.arch.default_base());
+            values
+                .set("ARCH_TITLE", opts.arch.title())
+                .set("BASE", format!("{base:#x}"))
+                .set("ENTRY_NOTE", pieces.entry_note)
+                .set("EXTRA_SECTIONS", pieces.extra_sections)
+                .set("HEADER_NOTE", pieces.header_note)
+                .set("OUTPUT_ARCH", pieces.output_arch)
+                .set("PERCPU_SECTION", indent(&fragment, 4));
+            values.fill(TEMPLATE_KERNEL)
         }
     }
 }
@@ -431,7 +430,7 @@ pub fn render(kind: Kind, opts: &Options) -> Result<String, RenderError> {
 /// and returns its path, to pass to the linker with `-T`.
 ///
 /// ```no_run
-/// use cargo_percpu::ldscript::{write_script, Arch, Kind, Options};
+/// use percpu_layout::ldscript::{write_script, Arch, Kind, Options};
 /// let arch = Arch::from_build_target().expect("a supported TARGET");
 /// let script = write_script(Kind::Full, &Options::new(arch, 4)).expect("render the linker script");
 /// println!("cargo:rustc-link-arg=-T{}", script.display());
@@ -452,12 +451,7 @@ pub fn write_script(kind: Kind, opts: &Options) -> Result<std::path::PathBuf, Re
     Ok(path)
 }
 
-fn render_fragment(
-    opts: &Options,
-    cpus: &str,
-    align: &str,
-    reach: &str,
-) -> Result<String, RenderError> {
+fn render_fragment(opts: &Options, values: &mut Values, body: &str) -> Result<String, RenderError> {
     let (start, vma, expected, comment) = match opts.non_zero_vma {
         None => (
             "ALIGN(4K)".to_string(),
@@ -474,26 +468,20 @@ fn render_fragment(
                 format!("{addr:#x}")
             },
             "_percpu_start ",
-            "_percpu_start",
+            symbols::START,
             "The non-zero-vma variant: the VMA is the load address, and a\n \
              * variable's offset in its area is `symbol - _percpu_load_start`.",
         ),
     };
-    fill(
-        TEMPLATE_FRAGMENT,
-        &[
-            ("ARCH", Some(opts.arch.name())),
-            ("AREA_ALIGN", Some(align)),
-            ("BASE", None),
-            ("CPU_NUM", Some(cpus)),
-            ("EXPECTED_VMA", Some(expected)),
-            ("PERCPU_SECTION", None),
-            ("PERCPU_START", Some(&start)),
-            ("PERCPU_VMA", Some(vma)),
-            ("REACH", Some(reach)),
-            ("VMA_COMMENT", Some(comment)),
-        ],
-    )
+    values
+        .set("EXPECTED_VMA", expected)
+        .set("PERCPU_BODY", indent(body, 4))
+        .set("PERCPU_START", start)
+        .set("PERCPU_VMA", vma)
+        .set("VMA_COMMENT", comment);
+    let asserts = values.fill(TEMPLATE_ASSERTS)?;
+    values.set("PERCPU_ASSERTS", asserts.trim_end());
+    values.fill(TEMPLATE_FRAGMENT)
 }
 
 #[cfg(test)]
@@ -526,34 +514,10 @@ mod tests {
     fn every_template_uses_only_known_placeholders() {
         let all: Vec<(&str, Option<&str>)> =
             PLACEHOLDERS.iter().map(|name| (*name, Some("v"))).collect();
-        let templates = [TEMPLATE_FRAGMENT, TEMPLATE_LINUX_USER]
-            .into_iter()
-            .chain(Arch::ALL.iter().map(|a| a.full_template()));
-        for template in templates {
+        for template in TEMPLATES {
             let out = fill(template, &all).unwrap();
             assert!(!out.contains("{{"), "{out}");
         }
-    }
-
-    #[test]
-    fn names_and_targets() {
-        for arch in Arch::ALL {
-            assert_eq!(Arch::from_name(arch.name()), Some(arch));
-        }
-        assert_eq!(Arch::from_name("mips"), None);
-        let targets = [
-            ("x86_64-unknown-none", Arch::X86_64),
-            ("aarch64-unknown-none-softfloat", Arch::Aarch64),
-            ("riscv64gc-unknown-none-elf", Arch::Riscv64),
-            ("riscv32imac-unknown-none-elf", Arch::Riscv32),
-            ("loongarch64-unknown-none", Arch::Loongarch64),
-            ("armv7a-none-eabi", Arch::Arm),
-        ];
-        for (triple, arch) in targets {
-            assert_eq!(Arch::from_target(triple), Some(arch), "{triple}");
-        }
-        assert_eq!(Arch::from_target("mips-unknown-linux-gnu"), None);
-        assert_eq!(Arch::from_target("x86_64"), None);
     }
 
     #[test]
@@ -599,9 +563,10 @@ mod tests {
         };
         let out = render(Kind::Fragment, &opts).unwrap();
         assert!(out.contains("CPU_NUM = 12;"));
-        assert!(
-            out.contains("MAX(ALIGN(_percpu_load_end - _percpu_load_start, 4096), 4096) * CPU_NUM")
-        );
+        assert!(out.contains(
+            "_percpu_area_stride = _percpu_load_start + MAX(ALIGN(_percpu_load_end - _percpu_load_start, 4096), 4096);"
+        ));
+        assert!(out.contains("_percpu_area_align = _percpu_load_start + 4096;"));
         assert!(!out.contains("(NOLOAD)"));
     }
 }

@@ -15,7 +15,7 @@ pub enum Isa {
     Riscv,
     Loongarch64,
     /// ARMv7-A, A32 encoding.
-    Arm,
+    Armv7,
 }
 
 /// One disassembled instruction.
@@ -134,53 +134,23 @@ fn reloc_line(line: &str) -> Option<&str> {
     Some(symbol.trim())
 }
 
-/// A symbol as the report shows it: legacy Rust mangling's escapes undone
-/// and its `::h<16 hex>` hashes dropped (they depend on the checkout's
-/// path), as is LLVM's `(.llvm.<digits>)` suffix, so the report is the
-/// same on every machine.
+/// A relocation target as the report shows it: demangled by rustc-demangle
+/// without the hash (it depends on the checkout's path) or LLVM's `.llvm.`
+/// suffix, so the report is the same on every machine; an addend stays.
 pub fn normalize_symbol(symbol: &str) -> String {
-    const ESCAPES: [(&str, &str); 12] = [
-        ("$LT$", "<"),
-        ("$GT$", ">"),
-        ("$u20$", " "),
-        ("$RF$", "&"),
-        ("$BP$", "*"),
-        ("$C$", ","),
-        ("$u7b$", "{"),
-        ("$u7d$", "}"),
-        ("$u5b$", "["),
-        ("$u5d$", "]"),
-        ("$u27$", "'"),
-        ("..", "::"),
-    ];
-    let mut s = symbol.trim().to_owned();
-    if let Some(i) = s.find(" (.llvm.") {
-        s.truncate(i);
-    }
-    for (from, to) in ESCAPES {
-        s = s.replace(from, to);
-    }
-    // Drop every `::h` followed by exactly 16 hex digits and a non-word end.
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s.as_str();
-    while let Some(i) = rest.find("::h") {
-        let hash = &rest[i + 3..];
-        let is_hash = hash.len() >= 16
-            && hash.as_bytes()[..16].iter().all(u8::is_ascii_hexdigit)
-            && !hash
-                .as_bytes()
-                .get(16)
-                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-        if is_hash {
-            out.push_str(&rest[..i]);
-            rest = &hash[16..];
-        } else {
-            out.push_str(&rest[..i + 3]);
-            rest = hash;
-        }
-    }
-    out.push_str(rest);
-    out
+    let symbol = symbol.trim();
+    // Mangled names hold no `+` or `-`: the first one starts the addend.
+    let (name, addend) = match symbol.find(['+', '-']) {
+        Some(at) if at > 0 => symbol.split_at(at),
+        _ => (symbol, ""),
+    };
+    // A section-relative target names the function's section, such as
+    // `.text._ZN…E`: demangle the name after the section's prefix.
+    let (section, name) = match name.find("_ZN") {
+        Some(at) if name.starts_with('.') => name.split_at(at),
+        _ => ("", name),
+    };
+    format!("{section}{:#}{addend}", rustc_demangle::demangle(name))
 }
 
 /// `      1c:      \tldr\tw10, [x9, x8]` gives the instruction.
@@ -321,7 +291,7 @@ fn is_return(isa: Isa, insn: &Insn) -> bool {
         Isa::Loongarch64 => {
             m == "ret" || (m == "jr" && ops == "$ra") || (m == "jirl" && ops == "$zero, $ra, 0")
         }
-        Isa::Arm => {
+        Isa::Armv7 => {
             (m == "bx" && ops == "lr")
                 || (m == "mov" && ops == "pc, lr")
                 || ((m == "pop" || m.starts_with("ldm")) && register_list(ops).contains(&"pc"))
@@ -368,7 +338,7 @@ fn saved_register(isa: Isa, reg: &str) -> bool {
                     .and_then(|n| n.parse::<u32>().ok())
                     .is_some_and(|n| n <= 8)
         }
-        Isa::Arm => {
+        Isa::Armv7 => {
             matches!(reg, "lr" | "pc" | "fp" | "r11" | "r10" | "sb" | "sl")
                 || reg
                     .strip_prefix('r')
@@ -438,7 +408,7 @@ fn is_frame(isa: Isa, insn: &Insn) -> bool {
                 && saved_register(isa, ops[0]);
             sp_adjust || frame_pointer || save
         }
-        Isa::Arm => {
+        Isa::Armv7 => {
             let list_ok = |ops: &str| {
                 let regs = register_list(ops);
                 !regs.is_empty() && regs.iter().all(|r| saved_register(isa, r))
@@ -466,7 +436,7 @@ fn is_call(isa: Isa, insn: &Insn) -> bool {
     match isa {
         Isa::X86_64 => m.starts_with("call"),
         Isa::Aarch64 => m == "bl" || m == "blr",
-        Isa::Arm => m == "bl" || m == "blx",
+        Isa::Armv7 => m == "bl" || m == "blx",
         // `jal off` and `jalr rs` link `ra`; `jal zero, ..` is a jump.
         Isa::Riscv => {
             m == "call" || (matches!(m, "jal" | "jalr") && (ops.len() == 1 || ops[0] == "ra"))
@@ -527,7 +497,7 @@ fn is_branch(isa: Isa, insn: &Insn) -> bool {
                     | "bleu"
             )
         }
-        Isa::Arm => {
+        Isa::Armv7 => {
             const CONDITIONS: [&str; 15] = [
                 "eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt",
                 "gt",
@@ -584,23 +554,25 @@ Disassembly of section .text.g:
     #[test]
     fn symbols_lose_hashes_and_escapes() {
         assert_eq!(
-            normalize_symbol("percpu::area::AREA_BASE::h9f9a33e7c30ba0d1-0x4"),
+            normalize_symbol("_ZN6percpu4area9AREA_BASE17h9f9a33e7c30ba0d1E-0x4"),
             "percpu::area::AREA_BASE-0x4"
         );
         assert_eq!(
             normalize_symbol(
-                "kernel_guard::imp::_$LT$impl$u20$kernel_guard..NoPreempt$GT$::new::h40aa501c40341789"
+                "_ZN12kernel_guard3imp41_$LT$impl$u20$kernel_guard..NoPreempt$GT$3new17h40aa501c40341789E"
             ),
-            "kernel_guard::imp::_<impl kernel_guard::NoPreempt>::new"
+            "kernel_guard::imp::<impl kernel_guard::NoPreempt>::new"
         );
-        assert_eq!(normalize_symbol("f (.llvm.123456)"), "f");
-        // Not a hash: too short, or longer than 16 digits.
-        assert_eq!(normalize_symbol("a::hello"), "a::hello");
         assert_eq!(
-            normalize_symbol("a::h0123456789abcdef0"),
-            "a::h0123456789abcdef0"
+            normalize_symbol("_ZN1a1f17h0123456789abcdefE.llvm.123456"),
+            "a::f"
         );
+        assert_eq!(normalize_symbol("read_current_usize"), "read_current_usize");
         assert_eq!(normalize_symbol(".percpu+0x8"), ".percpu+0x8");
+        assert_eq!(
+            normalize_symbol(".text._ZN1g3off17h7667ac2256b6f34aE-0x4"),
+            ".text.g::off-0x4"
+        );
     }
 
     #[test]
@@ -616,7 +588,10 @@ Disassembly of section .text.g:
             "       0:      \tmovq\t(%rip), %rax            # 0x7 <f+0x7>\n",
         );
         assert_eq!(x[0].text(), "movq (%rip), %rax");
-        let a = insns(Isa::Arm, "       c:      \tbl\t0xc <f+0xc> @ imm = #-0x8\n");
+        let a = insns(
+            Isa::Armv7,
+            "       c:      \tbl\t0xc <f+0xc> @ imm = #-0x8\n",
+        );
         assert_eq!(a[0].text(), "bl 0xc");
     }
 
@@ -642,7 +617,7 @@ Disassembly of section .text.g:
       14:      \tldr\tr0, [r1, r0]
       18:      \tpop\t{r11, pc}
 ";
-        let c = count(Isa::Arm, &insns(Isa::Arm, body));
+        let c = count(Isa::Armv7, &insns(Isa::Armv7, body));
         assert_eq!(c.counted, 4);
         assert_eq!(c.roles[0], Role::Frame);
         assert_eq!(c.roles[6], Role::Return);

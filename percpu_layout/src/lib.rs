@@ -1,0 +1,288 @@
+//! The link contract of per-CPU data, defined once.
+//!
+//! The `percpu` runtime, its linker scripts and the tools that render and
+//! inspect them agree on a handful of names and one rule. They are all here:
+//!
+//! - the section, [`SECTION`], and the prefix of a variable's storage
+//!   symbol, [`VARIABLE_PREFIX`];
+//! - the symbols a linker script defines, in [`symbols`];
+//! - the area alignment, [`DEFAULT_AREA_ALIGN`] unless a script says
+//!   otherwise, and the stride rule, [`area_stride`];
+//! - each architecture's name and offset reach, [`Arch`].
+//!
+//! With the default `std` feature, [`ldscript`] renders the linker scripts
+//! from the templates this package carries. Without it the crate is
+//! `no_std` and the runtime reads the contract at run time.
+//!
+//! The crate has no dependency, so that a `build.rs` can use it without
+//! pulling anything else into the build.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+use core::fmt;
+
+#[cfg(feature = "std")]
+pub mod ldscript;
+
+/// The output section that holds the template: every per-CPU variable.
+pub const SECTION: &str = ".percpu";
+
+/// The prefix of a per-CPU variable's storage symbol: `static X` is stored
+/// as `__PERCPU_X`.
+pub const VARIABLE_PREFIX: &str = "__PERCPU_";
+
+/// The symbols a linker script defines for the runtime.
+pub mod symbols {
+    /// Where the template (CPU 0's area) is loaded.
+    pub const START: &str = "_percpu_start";
+    /// The end of the reservation: all areas.
+    pub const END: &str = "_percpu_end";
+    /// The template's first byte, as a VMA in [`SECTION`](crate::SECTION).
+    pub const LOAD_START: &str = "_percpu_load_start";
+    /// The template's end, as a VMA in [`SECTION`](crate::SECTION).
+    pub const LOAD_END: &str = "_percpu_load_end";
+    /// The area alignment, as an offset from [`LOAD_START`] (at VMA 0, the
+    /// symbol's value). Scripts older than this symbol mean
+    /// [`DEFAULT_AREA_ALIGN`](crate::DEFAULT_AREA_ALIGN).
+    pub const AREA_ALIGN: &str = "_percpu_area_align";
+    /// The distance between two areas, as an offset from [`LOAD_START`]:
+    /// [`area_stride`](crate::area_stride) of the template and the alignment.
+    /// 0 (the runtime's stand-in where a script predates the symbol) means
+    /// "compute it by that rule".
+    pub const AREA_STRIDE: &str = "_percpu_area_stride";
+}
+
+/// The area alignment when none is asked for, and the least there is: areas
+/// start on a cache line, so that no two CPUs share one.
+pub const DEFAULT_AREA_ALIGN: u64 = 64;
+
+/// Whether `align` can be an area alignment: a power of two, at least
+/// [`DEFAULT_AREA_ALIGN`].
+pub const fn is_area_align(align: u64) -> bool {
+    align >= DEFAULT_AREA_ALIGN && align.is_power_of_two()
+}
+
+/// The stride rule: the template size rounded up to the area alignment,
+/// never less than one alignment (so that an empty template still gives
+/// distinct areas). `None` if that overflows. `align` is a power of two.
+///
+/// A linker script spells the same rule as [`area_stride_script`].
+pub const fn area_stride(template_size: u64, align: u64) -> Option<u64> {
+    match template_size.checked_add(align - 1) {
+        Some(padded) if padded < align => Some(align),
+        Some(padded) => Some(padded & !(align - 1)),
+        None => None,
+    }
+}
+
+/// [`area_stride`] as a linker-script expression, for an `align` known when
+/// the script is rendered.
+#[cfg(feature = "std")]
+pub fn area_stride_script(align: u64) -> String {
+    format!(
+        "MAX(ALIGN({end} - {start}, {align}), {align})",
+        end = symbols::LOAD_END,
+        start = symbols::LOAD_START
+    )
+}
+
+// Scripts from before the two layout symbols (percpu 0.4's, at VMA 0) do not
+// define them: these weak definitions stand in, the default alignment and a
+// zero stride that says "compute it". A script's own definition wins. They
+// live here, in another object than the runtime's code that reads them,
+// because an assembler folds a weak constant defined in the same object.
+// With `non-zero-vma` the symbols are addresses, which no constant can stand
+// in for: there the script must define them.
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    ".weak _percpu_area_align",
+    ".set _percpu_area_align, {align}",
+    ".weak _percpu_area_stride",
+    ".set _percpu_area_stride, 0",
+    align = const DEFAULT_AREA_ALIGN,
+);
+
+/// An architecture the runtime supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arch {
+    /// x86_64: per-CPU register GS_BASE, access `gs:[offset]`.
+    X86_64,
+    /// AArch64: per-CPU register TPIDR_EL1 (or TPIDR_EL2).
+    Aarch64,
+    /// 64-bit RISC-V: per-CPU register `gp`.
+    Riscv64,
+    /// 32-bit RISC-V: per-CPU register `gp`.
+    Riscv32,
+    /// LoongArch64: per-CPU register `$r21`.
+    Loongarch64,
+    /// ARMv7-A (Rust's `target_arch = "arm"`): per-CPU register TPIDRPRW.
+    Armv7,
+}
+
+impl Arch {
+    /// Every architecture, in a fixed order.
+    pub const ALL: [Arch; 6] = [
+        Arch::X86_64,
+        Arch::Aarch64,
+        Arch::Riscv64,
+        Arch::Riscv32,
+        Arch::Loongarch64,
+        Arch::Armv7,
+    ];
+
+    /// The architecture of its [`name`](Arch::name).
+    pub fn from_name(name: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|arch| arch.name() == name)
+    }
+
+    /// The architecture of a target triple such as `aarch64-unknown-none` or
+    /// `riscv64gc-unknown-none-elf`.
+    pub fn from_target(triple: &str) -> Option<Arch> {
+        // Only a triple with a vendor/OS part counts: a bare name is not a target.
+        let (cpu, _) = triple.split_once('-')?;
+        match cpu {
+            "x86_64" => Some(Arch::X86_64),
+            "aarch64" | "aarch64_be" | "arm64" => Some(Arch::Aarch64),
+            "loongarch64" => Some(Arch::Loongarch64),
+            _ if cpu.starts_with("riscv64") => Some(Arch::Riscv64),
+            _ if cpu.starts_with("riscv32") => Some(Arch::Riscv32),
+            _ if cpu.starts_with("armv7") || cpu.starts_with("thumbv7") => Some(Arch::Armv7),
+            "arm" | "armeb" => Some(Arch::Armv7),
+            _ => None,
+        }
+    }
+
+    /// The architecture of an ELF file's `e_machine` and class (32 or 64
+    /// bits).
+    pub fn from_elf(machine: u16, bits: u32) -> Option<Arch> {
+        // e_machine values: EM_386 3, EM_ARM 40, EM_X86_64 62, EM_AARCH64 183,
+        // EM_RISCV 243, EM_LOONGARCH 258.
+        match (machine, bits) {
+            (62, 64) => Some(Arch::X86_64),
+            (183, 64) => Some(Arch::Aarch64),
+            (243, 64) => Some(Arch::Riscv64),
+            (243, 32) => Some(Arch::Riscv32),
+            (258, 64) => Some(Arch::Loongarch64),
+            (40, 32) => Some(Arch::Armv7),
+            _ => None,
+        }
+    }
+
+    /// Our one name for the architecture, everywhere: `--arch`, the test
+    /// matrix, the codegen report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+            Arch::Riscv64 => "riscv64",
+            Arch::Riscv32 => "riscv32",
+            Arch::Loongarch64 => "loongarch64",
+            Arch::Armv7 => "armv7",
+        }
+    }
+
+    /// The bare-metal target this project builds, tests and measures the
+    /// architecture with.
+    pub fn target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-none",
+            Arch::Aarch64 => "aarch64-unknown-none",
+            Arch::Riscv64 => "riscv64gc-unknown-none-elf",
+            Arch::Riscv32 => "riscv32imac-unknown-none-elf",
+            Arch::Loongarch64 => "loongarch64-unknown-none",
+            Arch::Armv7 => "armv7a-none-eabi",
+        }
+    }
+
+    /// The name in prose: `x86_64`, `AArch64`, `ARMv7-A`, ...
+    pub fn title(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "AArch64",
+            Arch::Riscv64 => "RISC-V 64",
+            Arch::Riscv32 => "RISC-V 32",
+            Arch::Loongarch64 => "LoongArch64",
+            Arch::Armv7 => "ARMv7-A",
+        }
+    }
+
+    /// The width of an address, in bits.
+    pub fn address_bits(self) -> u32 {
+        match self {
+            Arch::Riscv32 | Arch::Armv7 => 32,
+            _ => 64,
+        }
+    }
+
+    /// Where QEMU's `-kernel` loads a kernel of this architecture: the
+    /// default `--base` of a full script.
+    pub fn default_base(self) -> u64 {
+        match self {
+            Arch::X86_64 => 0x10_0000,
+            Arch::Aarch64 | Arch::Armv7 => 0x4010_0000,
+            Arch::Riscv64 => 0x8020_0000,
+            Arch::Riscv32 => 0x8000_0000,
+            Arch::Loongarch64 => 0x20_0000,
+        }
+    }
+
+    /// How far into an area the architecture's access sequence reaches: every
+    /// offset must be below this.
+    ///
+    /// x86_64 encodes the offset as a sign-extended 32-bit displacement
+    /// (`gs:[sym]`), so 2 GiB. AArch64 (`movz`/`movk` g1/g0), ARMv7-A
+    /// (`movw`/`movt`) and riscv32 build a full 32-bit value: 4 GiB. riscv64
+    /// and loongarch64 build it with `lui` / `lu12i.w`, which sign-extend to 64
+    /// bits: 2 GiB.
+    pub fn reach(self) -> u64 {
+        match self {
+            Arch::X86_64 | Arch::Riscv64 | Arch::Loongarch64 => 1 << 31,
+            Arch::Aarch64 | Arch::Armv7 | Arch::Riscv32 => 1 << 32,
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stride_rule() {
+        assert_eq!(area_stride(0, 64), Some(64));
+        assert_eq!(area_stride(1, 64), Some(64));
+        assert_eq!(area_stride(64, 64), Some(64));
+        assert_eq!(area_stride(65, 64), Some(128));
+        assert_eq!(area_stride(65, 256), Some(256));
+        assert_eq!(area_stride(u64::MAX, 64), None);
+        assert!(is_area_align(256) && !is_area_align(32) && !is_area_align(96));
+    }
+
+    #[test]
+    fn names_and_targets() {
+        for arch in Arch::ALL {
+            assert_eq!(Arch::from_name(arch.name()), Some(arch));
+            assert_eq!(Arch::from_target(arch.target()), Some(arch));
+        }
+        assert_eq!(Arch::from_name("arm"), None);
+        let targets = [
+            ("x86_64-unknown-none", Arch::X86_64),
+            ("aarch64-unknown-none-softfloat", Arch::Aarch64),
+            ("riscv64gc-unknown-none-elf", Arch::Riscv64),
+            ("riscv32imac-unknown-none-elf", Arch::Riscv32),
+            ("loongarch64-unknown-none", Arch::Loongarch64),
+            ("armv7a-none-eabi", Arch::Armv7),
+        ];
+        for (triple, arch) in targets {
+            assert_eq!(Arch::from_target(triple), Some(arch), "{triple}");
+        }
+        assert_eq!(Arch::from_target("mips-unknown-linux-gnu"), None);
+        assert_eq!(Arch::from_target("x86_64"), None);
+    }
+}
