@@ -172,7 +172,7 @@ pub fn init_in_place() -> Result<usize, InitError> {
     if reserved == 0 {
         return Err(InitError::NoAreasReserved);
     }
-    init_areas(template_addr() as *mut u8, reserved)
+    init_areas(template_addr() as *mut u8, reserved, percpu_area_size())
 }
 
 /// Sets up `cpu_count` areas at `base`, memory the caller provides (see
@@ -184,7 +184,47 @@ pub fn init_in_place() -> Result<usize, InitError> {
 /// `cpu_count`, a size that overflows, or areas that overlap the template.
 /// Concurrent and repeated calls behave as for [`init_in_place`].
 pub fn init(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
-    init_areas(base, cpu_count)
+    init_areas(base, cpu_count, percpu_area_size())
+}
+
+/// The stride of areas with `dynamic_size` bytes of dynamic region.
+fn stride_with_dynamic(dynamic_size: usize) -> Result<usize, InitError> {
+    percpu_layout::area_stride_with_dynamic(
+        template_size() as u64,
+        dynamic_size as u64,
+        area_align() as u64,
+    )
+    .and_then(|stride| usize::try_from(stride).ok())
+    .ok_or(InitError::SizeOverflow)
+}
+
+/// Memory [`init_with_dynamic`] needs for `cpu_count` areas with a dynamic
+/// region of at least `dynamic_size` bytes each: their size and the area
+/// alignment. Each area is the template, then the dynamic region, rounded
+/// up to the alignment (the slack goes to the region).
+pub fn percpu_area_layout_with_dynamic(
+    cpu_count: usize,
+    dynamic_size: usize,
+) -> Result<Layout, InitError> {
+    cpu_count
+        .checked_mul(stride_with_dynamic(dynamic_size)?)
+        .and_then(|size| Layout::from_size_align(size, area_align()).ok())
+        .ok_or(InitError::SizeOverflow)
+}
+
+/// Like [`init`], with a dynamic region of at least `dynamic_size` bytes
+/// after the template in every area, for [`PerCpuBox`](crate::PerCpuBox)
+/// and the other run-time allocations. `base` must have room for
+/// [`percpu_area_layout_with_dynamic`]`(cpu_count, dynamic_size)`.
+///
+/// Errors as for [`init`], and [`InitError::DynamicRegionInUse`] when
+/// allocations are live in a region this would move or shrink.
+pub fn init_with_dynamic(
+    base: *mut u8,
+    cpu_count: usize,
+    dynamic_size: usize,
+) -> Result<usize, InitError> {
+    init_areas(base, cpu_count, stride_with_dynamic(dynamic_size)?)
 }
 
 /// Checks what `init` and `init_in_place` are asked to do, before anything
@@ -215,8 +255,7 @@ fn check_request(base: usize, cpu_count: usize, stride: usize) -> Result<(), Ini
     Ok(())
 }
 
-fn init_areas(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
-    let stride = percpu_area_size();
+fn init_areas(base: *mut u8, cpu_count: usize, stride: usize) -> Result<usize, InitError> {
     check_request(base as usize, cpu_count, stride)?;
     let template = template_addr() as *const u8;
     let size = template_size();
@@ -226,6 +265,11 @@ fn init_areas(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
         .is_err()
     {
         core::hint::spin_loop();
+    }
+    // Whatever the stride leaves after the template is the dynamic region.
+    if !crate::dynamic::on_init(size, stride, area_align()) {
+        INIT_LOCK.store(false, Ordering::Release);
+        return Err(InitError::DynamicRegionInUse);
     }
     for cpu in 0..cpu_count {
         // SAFETY: checked above: the areas fit the address space and the

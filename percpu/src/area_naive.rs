@@ -70,3 +70,43 @@ pub unsafe fn write_percpu_reg(_base: usize) {}
 
 /// Does nothing: there is no per-CPU register.
 pub fn init_percpu_reg(_cpu_id: usize) {}
+
+/// An empty layout when `dynamic_size` is 0, else `dynamic_size` bytes:
+/// with one CPU the dynamic region is the memory [`init_with_dynamic`] is
+/// given.
+pub fn percpu_area_layout_with_dynamic(
+    _cpu_count: usize,
+    dynamic_size: usize,
+) -> Result<Layout, InitError> {
+    Layout::from_size_align(dynamic_size, 64).map_err(|_| InitError::SizeOverflow)
+}
+
+/// With one CPU: `base` (`dynamic_size` bytes, 64-byte aligned) becomes the
+/// dynamic region, where run-time allocations live as plain memory.
+/// Returns 1.
+pub fn init_with_dynamic(
+    base: *mut u8,
+    cpu_count: usize,
+    dynamic_size: usize,
+) -> Result<usize, InitError> {
+    if cpu_count == 0 {
+        return Err(InitError::ZeroCpuCount);
+    }
+    if dynamic_size != 0 {
+        if base.is_null() {
+            return Err(InitError::InvalidBase);
+        }
+        if base as usize % 64 != 0 {
+            return Err(InitError::UnalignedBase);
+        }
+        // Offsets are addresses here (the one area's base is 0).
+        let start = base as usize;
+        if start.checked_add(dynamic_size).is_none() {
+            return Err(InitError::SizeOverflow);
+        }
+        if !crate::dynamic::configure_naive(start, dynamic_size) {
+            return Err(InitError::DynamicRegionInUse);
+        }
+    }
+    Ok(1)
+}

@@ -66,8 +66,9 @@ impl core::error::Error for AllocError {}
 
 /// Granules the bitmap tracks at most.
 pub(crate) const MAX_GRANULES: usize = 4096;
-/// The smallest granule: every allocation is a multiple of it.
-pub(crate) const MIN_GRANULE: usize = 16;
+/// The smallest granule: every allocation is a multiple of it (the region
+/// starts on one).
+pub(crate) const MIN_GRANULE: usize = percpu_layout::DYNAMIC_ALIGN as usize;
 
 const WORDS: usize = MAX_GRANULES / 64;
 
@@ -102,16 +103,17 @@ impl Bitmap {
     /// Sets the region to `size` bytes at offset `start` of every area
     /// (`start` a multiple of [`MIN_GRANULE`], every area base aligned to
     /// `max_align`), all free. Fails, changing nothing, while an allocation
-    /// is live and the region would move or shrink.
+    /// is live: initialising the areas again rewrites every area, region
+    /// included, so it must not happen under live allocations.
     pub(crate) fn configure(&mut self, start: usize, size: usize, max_align: usize) -> bool {
+        if self.used_count != 0 {
+            return false;
+        }
         let mut granule = MIN_GRANULE;
         while size / granule > MAX_GRANULES {
             granule *= 2;
         }
         let granules = size / granule;
-        if self.used_count != 0 {
-            return start == self.start && granule == self.granule && granules >= self.granules;
-        }
         *self = Self {
             start,
             granules,
@@ -229,25 +231,46 @@ impl Allocator {
         {
             core::hint::spin_loop();
         }
+        // Released on the way out, a panic included (a double free
+        // panics in debug builds), so that nothing spins on it forever.
+        struct Unlock<'a>(&'a AtomicBool);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _unlock = Unlock(&self.locked);
         // SAFETY: the lock is held, so this is the only reference.
-        let result = f(unsafe { &mut *self.bitmap.get() });
-        self.locked.store(false, Ordering::Release);
-        result
+        f(unsafe { &mut *self.bitmap.get() })
     }
 }
 
 pub(crate) static ALLOCATOR: Allocator = Allocator::new();
 
 /// Where the dynamic region of an area with a `template`-byte template and
-/// a `stride`-byte stride lies: from the template's end, rounded up to a
-/// granule, to the end of the area.
+/// a `stride`-byte stride lies: from `percpu_layout::dynamic_start` to the
+/// end of the area.
+#[cfg(not(feature = "sp-naive"))]
 pub(crate) fn region(template: usize, stride: usize) -> (usize, usize) {
-    let start = template.next_multiple_of(MIN_GRANULE);
+    let start = percpu_layout::dynamic_start(template as u64) as usize;
     (start, stride.saturating_sub(start))
+}
+
+/// `sp-naive`: the region is plain memory at address `start`.
+#[cfg(feature = "sp-naive")]
+pub(crate) fn configure_naive(start: usize, size: usize) -> bool {
+    ALLOCATOR.with(|bitmap| bitmap.configure(start, size, 64))
+}
+
+/// The dynamic region of the initialised areas: its offset in an area and
+/// its size (size 0 before `init*`, or when there is none).
+pub fn percpu_dynamic_region() -> (usize, usize) {
+    ALLOCATOR.with(|bitmap| (bitmap.start, bitmap.granules * bitmap.granule))
 }
 
 /// Called by `init*` with the areas' layout (the init lock held). Fails
 /// while allocations are live in a region that would move or shrink.
+#[cfg(not(feature = "sp-naive"))]
 pub(crate) fn on_init(template: usize, stride: usize, area_align: usize) -> bool {
     let (start, size) = region(template, stride);
     ALLOCATOR.with(|bitmap| bitmap.configure(start, size, area_align))
@@ -318,9 +341,11 @@ mod tests {
             b.alloc(layout(2048, 8)),
             Err(AllocError::OutOfSpace { size: 2048, .. })
         ));
-        // A live allocation keeps the region where it is.
-        assert!(!b.configure(0, 1024, 64));
-        assert!(b.configure(128, 4096, 64));
+        // A live allocation keeps the region as it is.
+        assert!(!b.configure(0, 4096, 64));
+        b.free(a, 16);
+        b.free(c, 16);
+        assert!(b.configure(0, 4096, 64));
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub enum InitError {
     /// `.percpu` is not linked at VMA 0 but the `non-zero-vma` feature is off,
     /// so every offset would be wrong.
     NonZeroVma,
+    /// Run-time allocations (`PerCpuBox`, `PerCpuCounter::new`) are live:
+    /// initialising again would overwrite them. Drop them first.
+    DynamicRegionInUse,
 }
 
 impl fmt::Display for InitError {
@@ -34,6 +37,9 @@ impl fmt::Display for InitError {
             Self::SizeOverflow => "per-CPU areas for this CPU count overflow the address space",
             Self::OverlapsTemplate => "per-CPU areas overlap the .percpu template",
             Self::NoAreasReserved => "the linker script reserves no per-CPU area in .percpu",
+            Self::DynamicRegionInUse => {
+                "run-time per-CPU allocations are live; initialising the areas again would overwrite them"
+            }
             Self::NonZeroVma => {
                 ".percpu is not linked at VMA 0; enable the `non-zero-vma` feature or fix the linker script"
             }

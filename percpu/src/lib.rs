@@ -68,13 +68,14 @@ mod area;
 mod area;
 
 pub use area::{
-    init, init_in_place, init_percpu_reg, percpu_area_base, percpu_area_layout_expected,
-    percpu_area_num, percpu_area_size, read_percpu_reg, write_percpu_reg,
+    init, init_in_place, init_percpu_reg, init_with_dynamic, percpu_area_base,
+    percpu_area_layout_expected, percpu_area_layout_with_dynamic, percpu_area_num,
+    percpu_area_size, read_percpu_reg, write_percpu_reg,
 };
 pub use boxed::PerCpuBox;
 pub use counter::PerCpuCounter;
 pub use current_ref::CurrentRef;
-pub use dynamic::{AllocError, DynamicLocation};
+pub use dynamic::{percpu_dynamic_region, AllocError, DynamicLocation};
 pub use init_error::InitError;
 pub use per_cpu::PerCpu;
 pub use percpu_macros::{def_percpu, def_percpu_counter};

@@ -76,6 +76,30 @@ pub const fn area_stride(template_size: u64, align: u64) -> Option<u64> {
     }
 }
 
+/// The alignment of the dynamic region's start, and of its allocator's
+/// smallest block.
+pub const DYNAMIC_ALIGN: u64 = 16;
+
+/// Where an area's dynamic region (run-time per-CPU allocations) starts:
+/// right after the template, rounded up to [`DYNAMIC_ALIGN`]. It ends at
+/// the stride, so it is whatever the stride leaves after the template.
+pub const fn dynamic_start(template_size: u64) -> u64 {
+    template_size.next_multiple_of(DYNAMIC_ALIGN)
+}
+
+/// The stride of areas with a dynamic region of `dynamic` bytes: the stride
+/// rule applied to the template and the region. With `dynamic` 0 it is
+/// [`area_stride`] of the template alone.
+pub const fn area_stride_with_dynamic(template_size: u64, dynamic: u64, align: u64) -> Option<u64> {
+    if dynamic == 0 {
+        return area_stride(template_size, align);
+    }
+    match dynamic_start(template_size).checked_add(dynamic) {
+        Some(bytes) => area_stride(bytes, align),
+        None => None,
+    }
+}
+
 /// [`area_stride`] as a linker-script expression, for an `align` known when
 /// the script is rendered.
 #[cfg(feature = "std")]
