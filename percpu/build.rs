@@ -10,6 +10,9 @@ use percpu_layout::DEFAULT_AREA_ALIGN;
 
 /// Areas the host tests reserve: one per test thread.
 const HOST_TEST_CPUS: usize = 4;
+/// Dynamic region per area, for the run-time allocations of the tests and
+/// benches that use the reserved areas.
+const HOST_TEST_DYNAMIC: u64 = 16 * 1024;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -45,6 +48,7 @@ fn main() {
     };
     let opts = Options {
         align,
+        dynamic: HOST_TEST_DYNAMIC,
         ..Options::new(Arch::X86_64, HOST_TEST_CPUS)
     };
     let path = write_script(Kind::LinuxUser, &opts)

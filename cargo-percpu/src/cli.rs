@@ -67,6 +67,10 @@ pub struct LdscriptArgs {
     /// Render the `non-zero-vma` variant: .percpu at ADDR (default: where the script reaches it).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "0", value_parser = parse_number)]
     pub non_zero_vma: Option<u64>,
+    /// Reserve SIZE bytes of dynamic region (run-time `PerCpuBox`es and
+    /// counters) in every area, after the template.
+    #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_number)]
+    pub dynamic: u64,
     /// Write to FILE instead of printing.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -141,6 +145,7 @@ pub fn ldscript_options(args: &LdscriptArgs) -> anyhow::Result<(Kind, Options)> 
         align: args.align,
         base: args.base,
         non_zero_vma: args.non_zero_vma,
+        dynamic: args.dynamic,
     };
     Ok((kind, opts))
 }

@@ -128,6 +128,9 @@ pub struct Options {
     /// `Some(addr)` places it at `addr`. A Linux user-space script always
     /// has VMA = load address and ignores the address.
     pub non_zero_vma: Option<u64>,
+    /// Bytes of dynamic region (run-time per-CPU allocations) to reserve in
+    /// every area after the template; the stride grows to hold them.
+    pub dynamic: u64,
 }
 
 impl Options {
@@ -140,6 +143,7 @@ impl Options {
             align: DEFAULT_AREA_ALIGN,
             base: None,
             non_zero_vma: None,
+            dynamic: 0,
         }
     }
 }
@@ -325,7 +329,7 @@ fn validate(kind: Kind, opts: &Options) -> Result<(), RenderError> {
     };
     let space = 1u128 << opts.arch.address_bits();
     let end = (opts.cpus as u128)
-        .checked_mul(opts.align as u128)
+        .checked_mul(opts.align.max(opts.dynamic) as u128)
         .and_then(|size| size.checked_add(start as u128));
     if end.is_none_or(|end| end > space) || start as u128 >= space {
         return Err(RenderError::Overflow {
@@ -394,7 +398,7 @@ pub fn render(kind: Kind, opts: &Options) -> Result<String, RenderError> {
     values
         .set("ARCH", opts.arch.name())
         .set("AREA_ALIGN", opts.align.to_string())
-        .set("AREA_STRIDE", area_stride_script(opts.align))
+        .set("AREA_STRIDE", area_stride_script(opts.align, opts.dynamic))
         .set("CPU_NUM", opts.cpus.to_string())
         .set("REACH", format!("{:#x}", opts.arch.reach()))
         .set("SECTION", SECTION);

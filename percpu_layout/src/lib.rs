@@ -100,15 +100,21 @@ pub const fn area_stride_with_dynamic(template_size: u64, dynamic: u64, align: u
     }
 }
 
-/// [`area_stride`] as a linker-script expression, for an `align` known when
-/// the script is rendered.
+/// [`area_stride_with_dynamic`] as a linker-script expression, for an
+/// `align` and a `dynamic` size known when the script is rendered.
 #[cfg(feature = "std")]
-pub fn area_stride_script(align: u64) -> String {
-    format!(
-        "MAX(ALIGN({end} - {start}, {align}), {align})",
+pub fn area_stride_script(align: u64, dynamic: u64) -> String {
+    let template = format!(
+        "{end} - {start}",
         end = symbols::LOAD_END,
         start = symbols::LOAD_START
-    )
+    );
+    let bytes = if dynamic == 0 {
+        template
+    } else {
+        format!("ALIGN({template}, {DYNAMIC_ALIGN}) + {dynamic}")
+    };
+    format!("MAX(ALIGN({bytes}, {align}), {align})")
 }
 
 // Scripts from before the two layout symbols (percpu 0.4's, at VMA 0) do not

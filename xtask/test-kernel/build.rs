@@ -53,7 +53,7 @@ fn legacy(script: &str) -> String {
     let old: String = script
         .lines()
         .filter(|line| !defined.iter().any(|sym| line.trim_start().starts_with(sym)))
-        .map(|line| line.replace(&stride, &area_stride_script(DEFAULT_AREA_ALIGN)) + "\n")
+        .map(|line| line.replace(&stride, &area_stride_script(DEFAULT_AREA_ALIGN, 0)) + "\n")
         .collect();
     assert!(
         !old.contains("_percpu_area_"),
