@@ -15,6 +15,14 @@ fn variants() -> Vec<(String, Kind, Options)> {
             },
         ),
         (
+            "fragment-dynamic-16k",
+            Kind::Fragment,
+            Options {
+                dynamic: 16384,
+                ..Options::new(Arch::Riscv64, 8)
+            },
+        ),
+        (
             "fragment-non-zero-vma",
             Kind::Fragment,
             Options {
