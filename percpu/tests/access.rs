@@ -359,3 +359,17 @@ fn static_mut_is_an_ordinary_per_cpu_static() {
     MUT_DECLARED.reset_to_init();
     assert_eq!(MUT_DECLARED.read_current(), 7);
 }
+
+#[test]
+#[cfg(not(feature = "sp-naive"))]
+fn the_linker_scripts_dynamic_region_takes_boxes() {
+    let _cpu = on_cpu(0);
+    // build.rs renders the script with `--dynamic 16384`.
+    let (start, size) = percpu::percpu_dynamic_region();
+    assert!(size >= 16384, "{size} bytes");
+    assert!(start >= core::mem::size_of::<u64>() && start + size <= percpu::percpu_area_size());
+    let b = percpu::PerCpuBox::new(41u64).unwrap();
+    b.add_current(1);
+    assert_eq!(b.read_current(), 42);
+    assert!(b.offset() >= start && b.offset() < start + size);
+}
