@@ -14,6 +14,7 @@
 mod common;
 
 use common::{emit, run_interleaved, setup_percpu, Case, UNROLL};
+use percpu::{PerCpuBox, PerCpuCounter};
 use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
@@ -27,6 +28,8 @@ thread_local! {
 }
 
 static ATOMIC: AtomicUsize = AtomicUsize::new(0);
+
+percpu::def_percpu_counter!(static STATIC_COUNTER);
 
 static mut PLAIN: usize = 0;
 
@@ -220,6 +223,81 @@ fn cases() -> Vec<Case> {
                 compiler_fence(Ordering::SeqCst);
             })
         }),
+        // Run-time allocations against the static equivalent: the box's
+        // offset is loaded from its handle, then the same access.
+        case("box read", PERCPU_LABEL, |n| {
+            let b = PerCpuBox::new(0usize).unwrap();
+            let b = black_box(&b);
+            unrolled!(n, {
+                black_box(b.read_current());
+            })
+        }),
+        case("box read", "static", |n| {
+            unrolled!(n, {
+                black_box(PERCPU.read_current());
+            })
+        }),
+        case("box read", "thread_local", |n| {
+            unrolled!(n, {
+                black_box(TLS.with(Cell::get));
+            })
+        }),
+        case("box write", PERCPU_LABEL, |n| {
+            let b = PerCpuBox::new(0usize).unwrap();
+            let b = black_box(&b);
+            unrolled!(n, {
+                b.write_current(black_box(1));
+            })
+        }),
+        case("box write", "static", |n| {
+            unrolled!(n, {
+                PERCPU.write_current(black_box(1));
+            })
+        }),
+        case("box write", "thread_local", |n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(black_box(1)));
+            })
+        }),
+        case("box add", PERCPU_LABEL, |n| {
+            let b = PerCpuBox::new(0usize).unwrap();
+            let b = black_box(&b);
+            unrolled!(n, {
+                b.add_current(black_box(1));
+            })
+        }),
+        case("box add", "static", |n| {
+            unrolled!(n, {
+                PERCPU.add_current(black_box(1));
+            })
+        }),
+        case("box add", "thread_local", |n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
+            })
+        }),
+        case("counter add", PERCPU_LABEL, |n| {
+            let c = PerCpuCounter::new().unwrap();
+            let c = black_box(&c);
+            unrolled!(n, {
+                c.add(black_box(1));
+            })
+        }),
+        case("counter add", "static", |n| {
+            unrolled!(n, {
+                STATIC_COUNTER.add(black_box(1));
+            })
+        }),
+        case("counter add", "thread_local", |n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
+            })
+        }),
+        case("counter add", "atomic", |n| {
+            unrolled!(n, {
+                ATOMIC.fetch_add(black_box(1), Ordering::Relaxed);
+            })
+        }),
     ]
 }
 
@@ -232,7 +310,17 @@ fn main() {
     println!(
         "per-CPU access, ns/op: best (median) of {rounds} interleaved rounds, ratio of best to thread_local!"
     );
-    for op in ["read", "write", "add", "with_current", "chain"] {
+    for op in [
+        "read",
+        "write",
+        "add",
+        "with_current",
+        "chain",
+        "box read",
+        "box write",
+        "box add",
+        "counter add",
+    ] {
         let of_op: Vec<&Case> = cases.iter().filter(|c| c.group == op).collect();
         let tls = of_op
             .iter()

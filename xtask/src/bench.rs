@@ -175,6 +175,14 @@ const ACCESS_OPS: &[(&str, &str)] = &[
     ("chain", "`with_current` chain: `*v += 1` back to back"),
 ];
 
+/// The run-time allocation cases, with their labels.
+const DYNAMIC_OPS: &[(&str, &str)] = &[
+    ("box read", "`PerCpuBox` `read_current`"),
+    ("box write", "`PerCpuBox` `write_current`"),
+    ("box add", "`PerCpuBox` `add_current`"),
+    ("counter add", "`PerCpuCounter::add`"),
+];
+
 /// `thread_local!` as measured in the `preempt` run: the reference of that
 /// run's ratios.
 const PREEMPT_RUN_TLS: &str = "thread_local (preempt run)";
@@ -237,6 +245,36 @@ fn render(samples: &[Sample], machine: &str) -> String {
             _ => "–".to_owned(),
         };
         let _ = writeln!(out, " {verdict} |");
+    }
+
+    // Run-time allocations against their static equivalents.
+    if DYNAMIC_OPS.iter().any(|(op, _)| find(op, "percpu").is_some()) {
+        out.push_str(
+            "\nRun-time allocations (`PerCpuBox`, `PerCpuCounter::new`) against the same \
+             operation on a static, in ns per operation (best, median in parentheses), with \
+             the ratio of the best to the static's and to `thread_local!`'s:\n\n\
+             | operation | run-time | static | `thread_local!` | ÷ static | ÷ `thread_local!` |\n\
+             |---|---|---|---|---|---|\n",
+        );
+        for (op, label) in DYNAMIC_OPS {
+            let (Some(dynamic), Some(fixed), Some(tls)) = (
+                find(op, "percpu"),
+                find(op, "static"),
+                find(op, "thread_local"),
+            ) else {
+                continue;
+            };
+            let cell = |s: &Sample| format!("{:.2} ({:.2})", s.best, s.median);
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {} | {} | {:.2}× | {:.2}× |",
+                cell(dynamic),
+                cell(fixed),
+                cell(tls),
+                dynamic.best / fixed.best,
+                dynamic.best / tls.best
+            );
+        }
     }
 
     // init: group `init/<template>/<cpus>`, cases `init` and `copy`.
