@@ -53,7 +53,7 @@ macro_rules! pointer_accesses {
         /// The per-CPU register is initialised on this CPU.
         #[inline(always)]
         unsafe fn current_addr(&self) -> usize {
-            $crate::arch::read_percpu_reg() + self.offset()
+            $crate::arch::register_plus(self.offset())
         }
 
         /// Reads the current CPU's copy.

@@ -248,7 +248,10 @@ fn render(samples: &[Sample], machine: &str) -> String {
     }
 
     // Run-time allocations against their static equivalents.
-    if DYNAMIC_OPS.iter().any(|(op, _)| find(op, "percpu").is_some()) {
+    if DYNAMIC_OPS
+        .iter()
+        .any(|(op, _)| find(op, "percpu").is_some())
+    {
         out.push_str(
             "\nRun-time allocations (`PerCpuBox`, `PerCpuCounter::new`) against the same \
              operation on a static, in ns per operation (best, median in parentheses), with \

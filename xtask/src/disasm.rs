@@ -214,8 +214,10 @@ pub fn count(isa: Isa, insns: &[Insn]) -> Count {
         }
         roles[i] = Role::Frame;
     }
-    // Each epilogue: frame instructions just before a return, or before a
-    // tail call, which leaves the function as a return does.
+    // Each epilogue: the frame instructions between the last call and a
+    // return, or a tail call, which leaves the function as a return does.
+    // The compiler may schedule a restore before the function's last store,
+    // so the epilogue is every frame instruction there, not only a run.
     for r in 0..insns.len() {
         let end = if roles[r] == Role::Return {
             r
@@ -225,10 +227,12 @@ pub fn count(isa: Isa, insns: &[Insn]) -> Count {
             continue;
         };
         for i in (0..end).rev() {
-            if roles[i] != Role::Counted || !is_frame(isa, &insns[i]) {
+            if is_call(isa, &insns[i]) || roles[i] == Role::Return {
                 break;
             }
-            roles[i] = Role::Frame;
+            if roles[i] == Role::Counted && is_frame(isa, &insns[i]) {
+                roles[i] = Role::Frame;
+            }
         }
     }
     let counted = roles.iter().filter(|r| **r == Role::Counted).count();
@@ -680,6 +684,33 @@ Disassembly of section .text.g:
         // mv, lui, sd, and the two instructions of the tail call.
         assert_eq!(c.counted, 5, "{:?}", c.roles);
         assert_eq!((c.calls, c.branches), (1, 0));
+    }
+
+    #[test]
+    fn a_restore_scheduled_before_the_last_store_is_still_the_epilogue() {
+        // What AArch64 emits for a guarded box add: the callee-saved pair is
+        // reloaded before the final store, then the guard is tail-called.
+        let body = "
+       0:      \tstr\tx30, [sp, #-0x20]!
+       4:      \tstp\tx20, x19, [sp, #0x10]
+       8:      \tmov\tw19, w1
+       c:      \tmov\tx20, x0
+      10:      \tbl\t0x10 <f+0x10>
+\t\t0000000000000010:  R_AARCH64_CALL26\tpreempt_off
+      14:      \tldr\tx8, [x20]
+      18:      \tmrs\tx9, TPIDR_EL1
+      1c:      \tldr\tw10, [x9, x8]
+      20:      \tadd\tw10, w10, w19
+      24:      \tldp\tx20, x19, [sp, #0x10]
+      28:      \tstr\tw10, [x9, x8]
+      2c:      \tldr\tx30, [sp], #0x20
+      30:      \tb\t0x30 <f+0x30>
+\t\t0000000000000030:  R_AARCH64_JUMP26\tpreempt_on
+";
+        let c = count(Isa::Aarch64, &insns(Isa::Aarch64, body));
+        assert_eq!(c.roles[9], Role::Frame, "{:?}", c.roles);
+        // 2 moves, the call, the 5 accesses and the tail call.
+        assert_eq!((c.counted, c.calls), (9, 2));
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub struct Budgets {
     /// `current_ptr`: the read with its load replaced by the add the load's
     /// addressing did.
     pub ptr: usize,
+    /// A `PerCpuBox`'s `read_current` and `write_current`: the offset load
+    /// from the handle, the register, the access (x86_64: the offset load
+    /// and one `gs:` access).
+    pub box_read: usize,
+    /// A `PerCpuBox`'s `add_current`.
+    pub box_add: usize,
 }
 
 /// Everything the automation knows about one target.
@@ -113,6 +119,8 @@ pub const TARGETS: [Target; 6] = [
             read: 1,
             add: 1,
             ptr: 2,
+            box_read: 2,
+            box_add: 2,
         },
     },
     Target {
@@ -139,6 +147,8 @@ pub const TARGETS: [Target; 6] = [
             read: 4,
             add: 6,
             ptr: 4,
+            box_read: 3,
+            box_add: 5,
         },
     },
     Target {
@@ -157,6 +167,8 @@ pub const TARGETS: [Target; 6] = [
             read: 3,
             add: 5,
             ptr: 3,
+            box_read: 3,
+            box_add: 5,
         },
     },
     Target {
@@ -176,6 +188,8 @@ pub const TARGETS: [Target; 6] = [
             read: 3,
             add: 5,
             ptr: 3,
+            box_read: 3,
+            box_add: 5,
         },
     },
     Target {
@@ -203,6 +217,8 @@ pub const TARGETS: [Target; 6] = [
             read: 3,
             add: 5,
             ptr: 3,
+            box_read: 3,
+            box_add: 5,
         },
     },
     Target {
@@ -229,6 +245,8 @@ pub const TARGETS: [Target; 6] = [
             read: 4,
             add: 6,
             ptr: 4,
+            box_read: 3,
+            box_add: 5,
         },
     },
 ];

@@ -151,6 +151,20 @@ macro_rules! __percpu_static_accesses {
     ($sym:path) => {};
 }
 
+/// The per-CPU register plus `offset`, where reading the register is an
+/// instruction of its own (RISC-V adds to `gp` directly).
+#[cfg(not(any(
+    all(target_arch = "x86_64", not(feature = "sp-naive")),
+    all(
+        any(target_arch = "riscv32", target_arch = "riscv64"),
+        not(feature = "sp-naive")
+    )
+)))]
+#[inline(always)]
+pub fn register_plus(offset: usize) -> usize {
+    read_percpu_reg() + offset
+}
+
 /// The pointer path is the default everywhere but on x86_64.
 #[cfg(not(all(target_arch = "x86_64", not(feature = "sp-naive"))))]
 pub(crate) use crate::location::pointer_accesses as offset_accesses;

@@ -26,6 +26,17 @@ pub unsafe fn write_percpu_reg(base: usize) {
     unsafe { asm!("mv gp, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
 }
 
+/// `gp` plus `offset` in one `add`: the address of a run-time offset.
+#[inline(always)]
+pub fn register_plus(offset: usize) -> usize {
+    let addr: usize;
+    // SAFETY: arithmetic on a register. Not `pure`: `gp` differs per CPU.
+    unsafe {
+        asm!("add {0}, {1}, gp", out(reg) addr, in(reg) offset, options(nomem, nostack, preserves_flags))
+    };
+    addr
+}
+
 #[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]

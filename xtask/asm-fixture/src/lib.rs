@@ -10,6 +10,8 @@
 
 use core::panic::PanicInfo;
 
+use percpu::{PerCpuBox, PerCpuCounter};
+
 /// Never reached by the measured functions; the crate must have one.
 #[panic_handler]
 fn panic(_: &PanicInfo) -> ! {
@@ -140,6 +142,57 @@ pointer_ops!(
     remote_ptr_triple,
     |v| v.a += 1
 );
+
+percpu::def_percpu_counter!(static COUNTER);
+
+/// The run-time allocations: a box is reached through its handle, which
+/// holds the offset.
+macro_rules! box_ops {
+    ($ty:ty, $read:ident, $write:ident, $add:ident) => {
+        /// `PerCpuBox::read_current()`.
+        #[no_mangle]
+        #[allow(improper_ctypes_definitions)]
+        pub extern "C" fn $read(b: &PerCpuBox<$ty>) -> $ty {
+            b.read_current()
+        }
+
+        /// `PerCpuBox::write_current(v)`.
+        #[no_mangle]
+        #[allow(improper_ctypes_definitions)]
+        pub extern "C" fn $write(b: &PerCpuBox<$ty>, v: $ty) {
+            b.write_current(v)
+        }
+
+        /// `PerCpuBox::add_current(v)`.
+        #[no_mangle]
+        #[allow(improper_ctypes_definitions)]
+        pub extern "C" fn $add(b: &PerCpuBox<$ty>, v: $ty) {
+            b.add_current(v)
+        }
+    };
+}
+
+// `i32`, whose code differs from the counter's: identical functions would
+// be merged into one symbol.
+box_ops!(
+    i32,
+    box_read_current_i32,
+    box_write_current_i32,
+    box_add_current_i32
+);
+
+/// `PerCpuCounter::add(v)` on a `def_percpu_counter!` static.
+#[no_mangle]
+pub extern "C" fn counter_add_static(v: i64) {
+    COUNTER.add(v)
+}
+
+/// `PerCpuCounter::add(v)` on a run-time counter.
+#[no_mangle]
+#[allow(improper_ctypes_definitions)]
+pub extern "C" fn counter_add_box(c: &PerCpuCounter, v: i64) {
+    c.add(v)
+}
 
 /// What a kernel provides for `preempt`: a preemption-disable count. Kept
 /// in this crate, so the guard calls in the measured functions are the real
