@@ -22,6 +22,8 @@ const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
+    // CI writes no tracked file: what git sees changed must stay as it was.
+    let tracked_before = tracked_changes()?;
     step("toolchain", prerequisites)?;
     step("cargo fmt --check", fmt)?;
     step("cargo clippy -D warnings", clippy)?;
@@ -39,8 +41,31 @@ pub fn run() -> Result<()> {
         "inspect against goblin on the built ELFs",
         crosscheck_built_elfs,
     )?;
+    step("no tracked file rewritten", || {
+        if tracked_changes()? != tracked_before {
+            anyhow::bail!(
+                "a step changed tracked files (see `git status`); CI must only check them"
+            );
+        }
+        Ok(())
+    })?;
     eprintln!("\nci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// Every change git sees to a tracked file, as a diff; empty outside a git
+/// checkout, where there is nothing to compare.
+fn tracked_changes() -> Result<String> {
+    let root = workspace_root();
+    if !root.join(".git").exists() {
+        return Ok(String::new());
+    }
+    toolchain::output(
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(["diff", "HEAD", "--no-ext-diff", "--binary"]),
+    )
 }
 
 fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
