@@ -459,7 +459,7 @@ fn render_fragment(opts: &Options, values: &mut Values, body: &str) -> Result<St
     let (start, vma, expected, comment) = match opts.non_zero_vma {
         None => (
             "ALIGN(4K)".to_string(),
-            "0x0 ",
+            "0x0 ".to_string(),
             "0",
             "VMA 0: a variable's symbol is its offset in every area, so one\n \
              * instruction relative to the per-CPU register reaches it; AT() loads\n \
@@ -471,7 +471,7 @@ fn render_fragment(opts: &Options, values: &mut Values, body: &str) -> Result<St
             } else {
                 format!("{addr:#x}")
             },
-            "_percpu_start ",
+            format!("{} ", symbols::START),
             symbols::START,
             "The non-zero-vma variant: the VMA is the load address, and a\n \
              * variable's offset in its area is `symbol - _percpu_load_start`.",

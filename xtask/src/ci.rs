@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: everything CI checks, in one command, from a clean
 //! clone. Each step prints its name; the first failure stops the run.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::time::Instant;
 
 use crate::targets::{self, TARGETS};
@@ -22,6 +22,8 @@ const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
+    // CI writes no tracked file: what git sees changed must stay as it was.
+    let tracked_before = tracked_changes()?;
     step("toolchain", prerequisites)?;
     step("cargo fmt --check", fmt)?;
     step("cargo clippy -D warnings", clippy)?;
@@ -39,8 +41,31 @@ pub fn run() -> Result<()> {
         "inspect against goblin on the built ELFs",
         crosscheck_built_elfs,
     )?;
+    step("no tracked file rewritten", || {
+        if tracked_changes()? != tracked_before {
+            anyhow::bail!(
+                "a step changed tracked files (see `git status`); CI must only check them"
+            );
+        }
+        Ok(())
+    })?;
     eprintln!("\nci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// Every change git sees to a tracked file, as a diff; empty outside a git
+/// checkout, where there is nothing to compare.
+fn tracked_changes() -> Result<String> {
+    let root = workspace_root();
+    if !root.join(".git").exists() {
+        return Ok(String::new());
+    }
+    toolchain::output(
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(["diff", "HEAD", "--no-ext-diff", "--binary"]),
+    )
 }
 
 fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
@@ -156,14 +181,53 @@ fn cross_builds() -> Result<()> {
 /// crate on its own, as a user gets it from the registry. Cargo (1.90 and
 /// later) packages workspace members together, so they resolve each other
 /// by version before any is on crates.io.
-fn package() -> Result<()> {
+pub fn package() -> Result<()> {
+    // A target directory of its own, where only our crates are rebuilt.
+    let target_dir = toolchain::target_root().join("package-verify");
+    forget_earlier_packages(&target_dir)?;
     let mut cmd = cargo();
     // Dirty is fine: what is verified is what the tarballs hold.
-    cmd.args(["package", "--allow-dirty"]);
+    cmd.args(["package", "--allow-dirty", "--target-dir"])
+        .arg(&target_dir);
     for krate in PUBLISHED {
         cmd.args(["-p", krate]);
     }
     toolchain::run(&mut cmd)
+}
+
+/// Forgets what an earlier `cargo package` made of our own crates.
+/// Verification takes each crate's dependencies on the others from a
+/// temporary registry, and cargo treats a registry crate of a given version
+/// as immutable: it never unpacks it into `$CARGO_HOME/registry/src` again,
+/// nor rebuilds it in the target directory, so a second run would verify
+/// against the first run's sources. Crates from crates.io are untouched.
+fn forget_earlier_packages(target_dir: &std::path::Path) -> Result<()> {
+    let version = env!("CARGO_PKG_VERSION");
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let mut stale = Vec::new();
+    let registries = home.and_then(|h| std::fs::read_dir(h.join("registry/src")).ok());
+    for registry in registries.into_iter().flatten().flatten() {
+        for krate in PUBLISHED {
+            stale.push(registry.path().join(format!("{krate}-{version}")));
+        }
+    }
+    let fingerprints = std::fs::read_dir(target_dir.join("debug/.fingerprint"));
+    for entry in fingerprints.into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name
+            .rsplit_once('-')
+            .is_some_and(|(krate, _)| PUBLISHED.contains(&krate));
+        if ours {
+            stale.push(entry.path());
+        }
+    }
+    for path in stale.iter().filter(|p| p.is_dir()) {
+        std::fs::remove_dir_all(path)
+            .with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `cargo percpu inspect` and goblin, an independent parser, must agree on

@@ -31,6 +31,9 @@ enum Command {
     /// packaging, the codegen budgets and the QEMU matrix. Writes no
     /// tracked file.
     Ci,
+    /// `ci`'s packaging step alone: `cargo package` of the crates that
+    /// publish, each verified by a build of its tarball.
+    Package,
     /// Boot the test kernel on every architecture under QEMU.
     TestAllArches(test_all_arches::Args),
     /// Count the instructions of every per-CPU access, check them against
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Ci => ci::run(),
+        Command::Package => ci::package(),
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),

@@ -3,6 +3,8 @@
 //! scripts lay it out (or deliberately not).
 #![allow(dead_code)]
 
+use cargo_percpu::layout;
+
 /// Where a generated symbol is defined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -123,13 +125,13 @@ impl GenElf {
             });
             offset += size;
         }
-        let stride = ((offset + 63) & !63).max(64);
+        let stride = layout::area_stride(offset, layout::DEFAULT_AREA_ALIGN).unwrap();
         let mem = stride * cpus;
         for (name, value, place) in [
-            ("_percpu_start", lma, Place::Abs),
-            ("_percpu_end", lma + mem, Place::Abs),
-            ("_percpu_load_start", 0, Place::Percpu),
-            ("_percpu_load_end", offset, Place::Percpu),
+            (layout::symbols::START, lma, Place::Abs),
+            (layout::symbols::END, lma + mem, Place::Abs),
+            (layout::symbols::LOAD_START, 0, Place::Percpu),
+            (layout::symbols::LOAD_END, offset, Place::Percpu),
         ] {
             symbols.push(GenSym {
                 name: name.into(),
