@@ -521,12 +521,14 @@ fn symbol_check(facts: &ElfFacts, vma: u64, lma: u64, mem_size: u64) -> (bool, S
     // A script that defines the alignment and stride must follow the rule.
     let (area_align, area_stride_sym) = script_layout(facts, load_start);
     if let (Some(align), Some(stride)) = (area_align, area_stride_sym) {
-        let expected = is_area_align(align)
+        // The template rounded up to the alignment, plus any dynamic region
+        // (`--dynamic`): at least the template's stride, in whole alignments.
+        let least = is_area_align(align)
             .then(|| area_stride(load_end.wrapping_sub(load_start), align))
             .flatten();
-        if expected != Some(stride) {
+        if least.is_none_or(|least| stride < least || stride % align != 0) {
             problems.push(format!(
-                "{} {stride:#x} is not the template rounded up to {} {align:#x}",
+                "{} {stride:#x} is not the template (and a dynamic region) rounded up to {} {align:#x}",
                 symbols::AREA_STRIDE,
                 symbols::AREA_ALIGN
             ));

@@ -17,7 +17,7 @@
 use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Why a run-time per-CPU allocation failed. Nothing was allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -224,6 +224,14 @@ impl Allocator {
     /// preemption off, so that a handler on this CPU never spins on it.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Bitmap) -> R) -> R {
         let _guard = kernel_guard::NoPreemptIrqSave::new();
+        self.with_unguarded(f)
+    }
+
+    /// The same without the guard, for `init*`: it may run before this
+    /// CPU's per-CPU register is set, when a kernel's preemption hooks,
+    /// which often count in per-CPU data, cannot run yet. Nothing else
+    /// allocates then (the areas are not set up).
+    pub(crate) fn with_unguarded<R>(&self, f: impl FnOnce(&mut Bitmap) -> R) -> R {
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -259,13 +267,35 @@ pub(crate) fn region(template: usize, stride: usize) -> (usize, usize) {
 /// `sp-naive`: the region is plain memory at address `start`.
 #[cfg(feature = "sp-naive")]
 pub(crate) fn configure_naive(start: usize, size: usize) -> bool {
-    ALLOCATOR.with(|bitmap| bitmap.configure(start, size, 64))
+    configure(start, size, 64)
 }
 
 /// The dynamic region of the initialised areas: its offset in an area and
 /// its size (size 0 before `init*`, or when there is none).
 pub fn percpu_dynamic_region() -> (usize, usize) {
-    ALLOCATOR.with(|bitmap| (bitmap.start, bitmap.granules * bitmap.granule))
+    // Lock-free, so that it may be called anywhere, an interrupt handler
+    // included.
+    (
+        REGION.0.load(Ordering::Acquire),
+        REGION.1.load(Ordering::Acquire),
+    )
+}
+
+/// The region as last configured: start and usable size.
+static REGION: (AtomicUsize, AtomicUsize) = (AtomicUsize::new(0), AtomicUsize::new(0));
+
+/// Configures the bitmap and publishes the region.
+fn configure(start: usize, size: usize, max_align: usize) -> bool {
+    ALLOCATOR.with_unguarded(|bitmap| {
+        let done = bitmap.configure(start, size, max_align);
+        if done {
+            REGION.0.store(bitmap.start, Ordering::Release);
+            REGION
+                .1
+                .store(bitmap.granules * bitmap.granule, Ordering::Release);
+        }
+        done
+    })
 }
 
 /// Called by `init*` with the areas' layout (the init lock held). Fails
@@ -273,7 +303,7 @@ pub fn percpu_dynamic_region() -> (usize, usize) {
 #[cfg(not(feature = "sp-naive"))]
 pub(crate) fn on_init(template: usize, stride: usize, area_align: usize) -> bool {
     let (start, size) = region(template, stride);
-    ALLOCATOR.with(|bitmap| bitmap.configure(start, size, area_align))
+    configure(start, size, area_align)
 }
 
 /// The location of a run-time allocation: its offset, which the handle

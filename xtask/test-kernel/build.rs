@@ -24,6 +24,8 @@ fn main() {
     };
     let opts = Options {
         align,
+        // `dynamic::DYNAMIC`: room for the run-time allocations.
+        dynamic: 4096,
         ..Options::new(arch, cpus)
     };
     let mut script = render(Kind::Full, &opts)

@@ -11,8 +11,9 @@ pub const INCREMENTS: u64 = 100_000;
 /// Memory for the areas with the `external-areas` feature.
 #[cfg(feature = "external-areas")]
 mod external {
-    /// Room for `MAX_CPUS` areas of up to 0x12000 bytes each (`BIG` is 0x11000).
-    pub const SIZE: usize = crate::MAX_CPUS * 0x12000;
+    /// Room for `MAX_CPUS` areas of up to 0x13000 bytes each (`BIG` is
+    /// 0x11000, the dynamic region 0x1000).
+    pub const SIZE: usize = crate::MAX_CPUS * 0x13000;
     #[repr(C, align(4096))]
     pub struct Buffer(pub [u8; SIZE]);
     pub static mut BUFFER: Buffer = Buffer([0; SIZE]);
@@ -20,7 +21,14 @@ mod external {
 
 /// Sets up the per-CPU areas on the boot CPU, before any other CPU runs.
 pub fn init_areas() {
+    #[cfg(not(feature = "external-areas"))]
     let expected = percpu::percpu_area_layout_expected(MAX_CPUS);
+    #[cfg(feature = "external-areas")]
+    let expected = match percpu::percpu_area_layout_with_dynamic(MAX_CPUS, crate::dynamic::DYNAMIC)
+    {
+        Ok(layout) => layout,
+        Err(err) => crate::abort(format_args!("percpu_area_layout_with_dynamic: {err:?}")),
+    };
     #[cfg(not(feature = "external-areas"))]
     let result = percpu::init_in_place();
     #[cfg(feature = "external-areas")]
@@ -32,7 +40,7 @@ pub fn init_areas() {
                 external::SIZE
             ));
         }
-        percpu::init(base, MAX_CPUS)
+        percpu::init_with_dynamic(base, MAX_CPUS, crate::dynamic::DYNAMIC)
     };
     let n = match result {
         Ok(n) => n,
@@ -720,13 +728,16 @@ pub fn run(cpu: usize) {
     reset_all();
     check_initial(cpu);
 
+    // Run-time allocations: barriers 3 to 6.
+    crate::dynamic::run(cpu, 3);
+
     let failures = crate::CPU_FAILURES[cpu].load(Ordering::Acquire);
     println!(
         "CPU {cpu}: {} area={base:#x} reg={reg_after:#x} add_current={added} with_current={with} sum_of_remote_counters={remote_sum}{}",
         if failures == 0 { "OK" } else { "FAIL" },
         Fails(failures),
     );
-    barrier(3);
+    barrier(7);
 }
 
 /// Checks on CPU 0 once every CPU is done.

@@ -121,6 +121,7 @@ macro_rules! println {
 
 mod arch;
 mod checks;
+mod dynamic;
 mod vars;
 
 // ---------------------------------------------------------------------------
@@ -181,12 +182,14 @@ pub extern "C" fn boot_main() -> ! {
         "percpu test kernel on {}: {MAX_CPUS} CPU(s), areas {}",
         ARCH,
         if cfg!(feature = "external-areas") {
-            "from percpu::init(base, n)"
+            "from percpu::init_with_dynamic(base, n, size)"
         } else {
             "from percpu::init_in_place()"
         }
     );
     checks::init_areas();
+    #[cfg(feature = "sp-naive")]
+    dynamic::init_naive_region();
     // Empty with `sp-naive` (one CPU).
     #[allow(clippy::reversed_empty_ranges)]
     for cpu in 1..MAX_CPUS {
