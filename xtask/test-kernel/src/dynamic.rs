@@ -115,11 +115,18 @@ pub fn run(cpu: usize, first: usize) {
     // Every CPU writes its copy of every box, and bumps the counters.
     for owner in 0..MAX_CPUS {
         let b = slot(owner).as_ref().expect("allocated before the barrier");
-        b.with_current(|v| {
+        let write = |v: &mut Slot| {
             v[0] += cpu as u64;
             v[1] = (cpu * 1000 + owner) as u64;
             v[2] = b.offset() as u64;
-        });
+        };
+        if crate::injected("box-cross") && cpu == 1 {
+            // The fault: CPU 1 writes CPU 0's copy instead of its own.
+            // SAFETY: a deliberate race the checks must catch.
+            write(unsafe { b.remote_ref_mut_raw(0) });
+        } else {
+            b.with_current(write);
+        }
     }
     // A box of a primitive: the single-access methods.
     let small = match PerCpuBox::new(10u64) {

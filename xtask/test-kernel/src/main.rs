@@ -229,7 +229,8 @@ pub extern "C" fn boot_main() -> ! {
 /// A fault to inject, chosen at build time with the environment variable
 /// `PERCPU_TEST_KERNEL_INJECT`, to show that the checks and the runner catch
 /// it: `shared-area` (the last CPU uses CPU 1's area), `hang` (CPU 1 stops
-/// before the first barrier), `wrong-offset` (a wrong `OFFSET` line).
+/// before the first barrier), `wrong-offset` (a wrong `OFFSET` line),
+/// `box-cross` (CPU 1 writes CPU 0's copy of every `PerCpuBox`).
 fn injected(fault: &str) -> bool {
     option_env!("PERCPU_TEST_KERNEL_INJECT") == Some(fault)
 }
