@@ -92,7 +92,7 @@ pub fn expand_counter(def: &crate::validate::CounterDef) -> TokenStream {
 }
 
 fn location_name(name: &syn::Ident) -> syn::Ident {
-    format_ident!("__PERCPU_{}_LOCATION", name)
+    format_ident!("{}{}_LOCATION", percpu_layout::VARIABLE_PREFIX, name)
 }
 
 /// The storage, in `.percpu`, and the type that names it: what must be
@@ -105,14 +105,15 @@ fn storage_and_location(
     init: TokenStream,
 ) -> TokenStream {
     let Attrs { cfg, storage, .. } = attrs;
-    let storage_name = format_ident!("__PERCPU_{}", name);
+    let storage_name = format_ident!("{}{}", percpu_layout::VARIABLE_PREFIX, name);
     let location = location_name(name);
     let name_str = name.to_string();
     // With `sp-naive` there is one CPU and no linker script: plain globals.
     let section = if cfg!(feature = "sp-naive") {
         quote! {}
     } else {
-        quote! { #[link_section = ".percpu"] }
+        let section = syn::LitStr::new(percpu_layout::SECTION, proc_macro2::Span::call_site());
+        quote! { #[link_section = #section] }
     };
     quote! {
         #(#cfg)*
