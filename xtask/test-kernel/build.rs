@@ -6,6 +6,9 @@ use percpu_layout::{area_stride_script, symbols, DEFAULT_AREA_ALIGN};
 use std::env;
 use std::path::PathBuf;
 
+/// CPUs (and per-CPU areas) when `PERCPU_TEST_CPUS` is not set.
+const DEFAULT_CPUS: usize = 4;
+
 /// The area alignment of the `wide-areas` configuration.
 const WIDE_ALIGN: u64 = 256;
 
@@ -15,8 +18,25 @@ fn main() {
         panic!("the test kernel has no linker script for target `{target}`");
     };
     let feature = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
-    // One area per CPU the kernel boots.
-    let cpus = if feature("SP_NAIVE") { 1 } else { 4 };
+    // One area per CPU the kernel boots: `PERCPU_TEST_CPUS` (the runner's
+    // `--cpus`), 4 by default, 1 with `sp-naive`.
+    let requested = env::var("PERCPU_TEST_CPUS").ok();
+    let cpus: usize = match requested.as_deref() {
+        None | Some("") => DEFAULT_CPUS,
+        Some(text) => match text.parse() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("PERCPU_TEST_CPUS={text}: not a CPU count"),
+        },
+    };
+    let cpus = if feature("SP_NAIVE") {
+        assert!(
+            requested.is_none() || cpus == 1,
+            "sp-naive has exactly one CPU, PERCPU_TEST_CPUS={cpus}"
+        );
+        1
+    } else {
+        cpus
+    };
     let align = if feature("WIDE_AREAS") {
         WIDE_ALIGN
     } else {
@@ -26,6 +46,7 @@ fn main() {
         align,
         // `dynamic::DYNAMIC`: room for the run-time allocations.
         dynamic: 4096,
+        base: Some(base(arch, cpus)),
         ..Options::new(arch, cpus)
     };
     let mut script = render(Kind::Full, &opts)
@@ -39,12 +60,34 @@ fn main() {
     println!("cargo:rustc-env=PERCPU_TEST_ARCH={}", arch.name());
     // What the kernel checks its areas against.
     println!("cargo:rustc-env=PERCPU_TEST_AREA_ALIGN={align}");
+    // `MAX_CPUS`: the areas the script reserves are the CPUs the kernel boots.
+    println!("cargo:rustc-env=PERCPU_TEST_CPUS={cpus}");
+    println!("cargo:rerun-if-env-changed=PERCPU_TEST_CPUS");
     println!("cargo:rerun-if-changed=build.rs");
     // Fault injection for testing the test (see `injected` in main.rs).
     println!("cargo:rerun-if-env-changed=PERCPU_TEST_KERNEL_INJECT");
     // The templates are compiled into percpu_layout, but name them anyway so
     // that an edited template always relinks the kernel.
     println!("cargo:rerun-if-changed=../../percpu_layout/templates");
+}
+
+/// An upper bound of one area: `BIG` (0x11000 bytes), the other variables
+/// and the 4 KiB dynamic region (`checks.rs` sizes its external buffer by
+/// the same bound).
+const AREA_BOUND: u64 = 0x13000;
+
+/// The load address: QEMU's usual one, unless `.percpu`'s VMA range (0 up
+/// to every area's end) would reach it, which the linker rejects as
+/// overlapping sections; then the next 2 MiB boundary above that range.
+/// Only x86_64 (1 MiB) and loongarch64 (2 MiB) load that low.
+fn base(arch: Arch, cpus: usize) -> u64 {
+    const STEP: u64 = 2 << 20;
+    let areas = cpus as u64 * AREA_BOUND;
+    if areas < arch.default_base() {
+        arch.default_base()
+    } else {
+        areas.div_ceil(STEP) * STEP
+    }
 }
 
 /// The script as percpu 0.4 users wrote it: the same layout, without the

@@ -24,12 +24,28 @@ use core::fmt::{self, Debug, Write};
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Number of CPUs the kernel boots (QEMU's `-smp`).
-#[cfg(not(feature = "sp-naive"))]
-pub const MAX_CPUS: usize = 4;
-/// Number of CPUs the kernel boots (QEMU's `-smp`): one with `sp-naive`.
-#[cfg(feature = "sp-naive")]
-pub const MAX_CPUS: usize = 1;
+/// Number of CPUs the kernel boots (QEMU's `-smp`), and of the per-CPU
+/// areas its linker script reserves: `PERCPU_TEST_CPUS` at build time
+/// (build.rs; 4 if unset, always 1 with `sp-naive`). The platform must
+/// report exactly this many CPUs.
+pub const MAX_CPUS: usize = parse_count(env!("PERCPU_TEST_CPUS"));
+
+/// The decimal number build.rs passes, at compile time.
+const fn parse_count(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut value = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(
+            bytes[i].is_ascii_digit(),
+            "PERCPU_TEST_CPUS is not a number"
+        );
+        value = value * 10 + (bytes[i] - b'0') as usize;
+        i += 1;
+    }
+    assert!(value > 0, "PERCPU_TEST_CPUS must be at least 1");
+    value
+}
 
 /// The architecture this kernel was built for, by our name for it (build.rs).
 const ARCH: &str = env!("PERCPU_TEST_ARCH");
@@ -122,6 +138,7 @@ macro_rules! println {
 mod arch;
 mod checks;
 mod dynamic;
+mod platform;
 mod vars;
 
 // ---------------------------------------------------------------------------
@@ -190,10 +207,10 @@ pub extern "C" fn boot_main() -> ! {
     checks::init_areas();
     #[cfg(feature = "sp-naive")]
     dynamic::init_naive_region();
-    // Empty with `sp-naive` (one CPU).
-    #[allow(clippy::reversed_empty_ranges)]
+    // As many CPUs as areas, or a FAIL line; their hardware ids.
+    platform::discover();
     for cpu in 1..MAX_CPUS {
-        arch::start_secondary(cpu);
+        arch::start_secondary(cpu, platform::hw_id(cpu));
     }
     percpu::init_percpu_reg(0);
     ONLINE.fetch_add(1, Ordering::AcqRel);

@@ -9,6 +9,14 @@ use core::arch::{asm, global_asm};
 
 const UART_BASE: usize = 0x0900_0000;
 
+/// Where QEMU puts the device tree for a kernel that is not a Linux image:
+/// the start of RAM, below the kernel (linked 1 MiB above it).
+const DTB: usize = 0x4000_0000;
+
+/// The affinity fields of MPIDR_EL1 (Aff3, Aff2..Aff0): what PSCI and the
+/// device tree's `/cpus` `reg` name a CPU by.
+const MPIDR_AFFINITY: u64 = 0xff_00ff_ffff;
+
 /// PSCI 0.2 `CPU_ON`, SMC64 calling convention.
 const PSCI_CPU_ON_64: u64 = 0xC400_0003;
 
@@ -125,9 +133,23 @@ fn current_el() -> u64 {
     (el >> 2) & 3
 }
 
-/// Starts logical CPU `cpu_id` (its MPIDR affinity 0 on `virt`) at
+/// The device tree QEMU hands over.
+pub fn dtb_address() -> usize {
+    DTB
+}
+
+/// The boot CPU's MPIDR affinity, as the device tree's `reg` gives it.
+pub fn boot_hw_id() -> usize {
+    let mpidr: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effects.
+    unsafe { asm!("mrs {}, MPIDR_EL1", out(reg) mpidr, options(nomem, nostack)) };
+    (mpidr & MPIDR_AFFINITY) as usize
+}
+
+/// Starts logical CPU `cpu_id`, whose MPIDR affinity is `mpidr` (from the
+/// device tree: on `virt` with GICv3, CPU 16 is 0x100), at
 /// `_secondary_entry` with `cpu_id` as PSCI context.
-pub fn start_secondary(cpu_id: usize) {
+pub fn start_secondary(cpu_id: usize, mpidr: usize) {
     extern "C" {
         fn _secondary_entry();
     }
@@ -138,15 +160,18 @@ pub fn start_secondary(cpu_id: usize) {
     // SAFETY: PSCI CPU_ON only starts another CPU at our entry code.
     unsafe {
         if current_el() == 2 {
-            asm!("smc #0", inout("x0") ret, in("x1") cpu_id as u64, in("x2") entry,
+            asm!("smc #0", inout("x0") ret, in("x1") mpidr as u64, in("x2") entry,
                  in("x3") cpu_id as u64, options(nostack));
         } else {
-            asm!("hvc #0", inout("x0") ret, in("x1") cpu_id as u64, in("x2") entry,
+            asm!("hvc #0", inout("x0") ret, in("x1") mpidr as u64, in("x2") entry,
                  in("x3") cpu_id as u64, options(nostack));
         }
     }
     if ret != 0 {
-        println!("FAIL: PSCI CPU_ON({cpu_id}) returned {}", ret as i64);
+        println!(
+            "FAIL: PSCI CPU_ON(MPIDR {mpidr:#x}) for CPU {cpu_id} returned {}",
+            ret as i64
+        );
         exit(2);
     }
 }

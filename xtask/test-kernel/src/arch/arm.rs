@@ -9,6 +9,14 @@ use core::arch::{asm, global_asm};
 
 const UART_BASE: usize = 0x0900_0000;
 
+/// Where QEMU puts the device tree for a kernel that is not a Linux image:
+/// the start of RAM, below the kernel (linked 1 MiB above it).
+const DTB: usize = 0x4000_0000;
+
+/// The affinity fields of MPIDR (Aff2..Aff0): what PSCI and the device
+/// tree's `/cpus` `reg` name a CPU by.
+const MPIDR_AFFINITY: u32 = 0x00ff_ffff;
+
 /// PSCI 0.2 `CPU_ON`, SMC32 calling convention.
 const PSCI_CPU_ON_32: u32 = 0x8400_0003;
 
@@ -105,9 +113,22 @@ pub fn putchar(byte: u8) {
     super::uart::pl011_putchar(UART_BASE, byte);
 }
 
-/// Starts logical CPU `cpu_id` (its MPIDR affinity 0 on `virt`) at
-/// `_secondary_entry` with `cpu_id` as PSCI context.
-pub fn start_secondary(cpu_id: usize) {
+/// The device tree QEMU hands over.
+pub fn dtb_address() -> usize {
+    DTB
+}
+
+/// The boot CPU's MPIDR affinity, as the device tree's `reg` gives it.
+pub fn boot_hw_id() -> usize {
+    let mpidr: u32;
+    // SAFETY: reading MPIDR has no side effects.
+    unsafe { asm!("mrc p15, 0, {}, c0, c0, 5", out(reg) mpidr, options(nomem, nostack)) };
+    (mpidr & MPIDR_AFFINITY) as usize
+}
+
+/// Starts logical CPU `cpu_id`, whose MPIDR affinity is `mpidr` (from the
+/// device tree), at `_secondary_entry` with `cpu_id` as PSCI context.
+pub fn start_secondary(cpu_id: usize, mpidr: usize) {
     extern "C" {
         fn _secondary_entry();
     }
@@ -120,14 +141,17 @@ pub fn start_secondary(cpu_id: usize) {
             ".arch_extension virt",
             "hvc #0",
             inout("r0") ret,
-            in("r1") cpu_id,
+            in("r1") mpidr,
             in("r2") entry,
             in("r3") cpu_id,
             options(nostack),
         );
     }
     if ret != 0 {
-        println!("FAIL: PSCI CPU_ON({cpu_id}) returned {}", ret as i32);
+        println!(
+            "FAIL: PSCI CPU_ON(MPIDR {mpidr:#x}) for CPU {cpu_id} returned {}",
+            ret as i32
+        );
         exit(2);
     }
 }

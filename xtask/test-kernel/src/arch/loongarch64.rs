@@ -31,25 +31,25 @@ pub fn putchar(byte: u8) {
     super::uart::ns16550_putchar(UART, byte);
 }
 
-/// QEMU's fw_cfg on `virt`: a big-endian selector and a byte-wide data port.
-const FW_CFG_DATA: usize = 0x1e02_0000;
-const FW_CFG_SELECTOR: usize = 0x1e02_0008;
+/// Where QEMU 7.2's `virt` puts its device tree: at 1 MiB in RAM, below
+/// the kernel (2 MiB), whatever the kernel; nothing is passed in registers.
+const DTB: usize = 0x10_0000;
 
-/// How many CPUs QEMU created, from fw_cfg.
-fn present_cpus() -> usize {
-    super::fw_cfg::cpu_count(FW_CFG_SELECTOR, FW_CFG_DATA)
+/// The device tree QEMU provides.
+pub fn dtb_address() -> usize {
+    DTB
 }
 
-/// Releases logical CPU `cpu_id` (= its CPUID) from the park loop.
-pub fn start_secondary(cpu_id: usize) {
-    // QEMU 7.2 crashes (SIGSEGV) on a mailbox write to a CPU it did not
-    // create: report the mismatch with `-smp` instead.
-    let present = present_cpus();
-    if cpu_id >= present {
-        println!("FAIL: cannot start CPU {cpu_id}: QEMU has {present} CPU(s) (-smp)");
-        exit(1);
-    }
-    let cpu = (cpu_id as u64) << 16;
+/// The boot CPU is the one whose CPUID is 0 (`_start` parks the others).
+pub fn boot_hw_id() -> usize {
+    0
+}
+
+/// Releases the CPU whose CPUID is `hw_id` (from the device tree; QEMU 7.2
+/// crashes on a mailbox write to a CPU it did not create) from the park
+/// loop as logical CPU `cpu_id`.
+pub fn start_secondary(cpu_id: usize, hw_id: usize) {
+    let cpu = (hw_id as u64) << 16;
     // MAIL_SEND writes one 32-bit half (slot) of the target's mailbox 0;
     // the parked CPU starts once the 64-bit value is non-zero, so write the
     // high half (0) first and the low half (cpu_id + 1) last.

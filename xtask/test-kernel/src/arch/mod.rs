@@ -1,22 +1,25 @@
 //! Board support, one module per architecture, selected by the target.
 //!
-//! Every module provides the same three functions plus a `_start` entry in
+//! Every module provides the same functions plus a `_start` entry in
 //! `.text.boot` that sets up CPU 0 (stack = `BOOT_STACKS` slot 0) and calls
 //! [`crate::boot_main`]:
 //!
 //! - `putchar(byte)`: polled write of one byte to the console;
-//! - `start_secondary(cpu_id)`: start logical CPU `cpu_id` (1..MAX_CPUS) so
-//!   that it runs [`crate::secondary_main`] on its `BOOT_STACKS` slot;
+//! - `boot_hw_id()`: the boot CPU's hardware id, as the platform's CPU list
+//!   names it (APIC id, MPIDR affinity, hart id, CPUID);
+//! - `dtb_address()` (every board but x86_64): where the device tree is;
+//! - `start_secondary(cpu_id, hw_id)`: start the CPU with hardware id
+//!   `hw_id` as logical CPU `cpu_id` (1..MAX_CPUS) so that it runs
+//!   [`crate::secondary_main`] on its `BOOT_STACKS` slot;
 //! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`.
+//!
+//! How many CPUs there are and their ids come from `crate::platform`.
 
 // Each board uses one of the two consoles; which one is the board's choice,
 // not a `cfg` here.
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(dead_code)]
 mod uart;
-
-#[cfg(any(target_arch = "riscv32", target_arch = "loongarch64"))]
-mod fw_cfg;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;

@@ -4,7 +4,8 @@
 //! Hart 0 becomes the boot CPU (logical CPU 0, and logical CPU `c` is hart
 //! `c`); the others park in `wfi` with only the machine software interrupt
 //! enabled, and `start_secondary` releases one by writing its mailbox and
-//! raising its CLINT MSIP bit. The per-CPU register is `gp`, which the
+//! raising its CLINT MSIP bit. QEMU's reset code hands every hart the device
+//! tree in `a1`. The per-CPU register is `gp`, which the
 //! runtime writes: nothing here sets up `__global_pointer$`, and the
 //! rendered linker script does not define it, so the linker never relaxes
 //! accesses to gp-relative ones.
@@ -23,29 +24,36 @@ const CLINT_MSIP: usize = 0x200_0000;
 /// `MAILBOX[hart]` = logical CPU id + 1 once that hart may run; 0 = parked.
 static MAILBOX: [AtomicUsize; crate::MAX_CPUS] = [const { AtomicUsize::new(0) }; crate::MAX_CPUS];
 
-/// QEMU's fw_cfg on `virt`: a big-endian selector and a byte-wide data port.
-const FW_CFG_DATA: usize = 0x1010_0000;
-const FW_CFG_SELECTOR: usize = 0x1010_0008;
+/// The device tree hart 0 got in `a1`; `_start` writes it after clearing
+/// `.bss`.
+static DTB: AtomicUsize = AtomicUsize::new(0);
 
-/// How many harts QEMU created, from fw_cfg.
-fn present_harts() -> usize {
-    super::fw_cfg::cpu_count(FW_CFG_SELECTOR, FW_CFG_DATA)
+/// The device tree QEMU handed over.
+pub fn dtb_address() -> usize {
+    DTB.load(Ordering::Relaxed)
 }
 
-/// Releases parked hart `cpu_id` (logical and hardware ids coincide here).
-pub fn start_secondary(cpu_id: usize) {
-    // An IPI to a hart that does not exist is silently dropped: say so
-    // instead of waiting for a CPU that never comes.
-    let present = present_harts();
-    if cpu_id >= present {
-        println!("FAIL: cannot start CPU {cpu_id}: QEMU has {present} hart(s) (-smp)");
+/// The boot hart is hart 0 (`_start` parks every other one).
+pub fn boot_hw_id() -> usize {
+    0
+}
+
+/// Releases parked hart `hart` (from the device tree) as logical CPU
+/// `cpu_id`.
+pub fn start_secondary(cpu_id: usize, hart: usize) {
+    // Harts park on a mailbox indexed by hart id: one past them stays parked.
+    if hart >= crate::MAX_CPUS {
+        println!(
+            "FAIL: cannot start hart {hart}: mailboxes only for harts below {}",
+            crate::MAX_CPUS
+        );
         exit(1);
     }
     // Release: the started hart must see everything written before.
-    MAILBOX[cpu_id].store(cpu_id + 1, Ordering::Release);
+    MAILBOX[hart].store(cpu_id + 1, Ordering::Release);
     // SAFETY: identity-mapped CLINT MMIO; the interrupt only wakes the
     // hart from `wfi` (mstatus.MIE stays 0, so no trap is taken).
-    unsafe { core::ptr::write_volatile((CLINT_MSIP + 4 * cpu_id) as *mut u32, 1) };
+    unsafe { core::ptr::write_volatile((CLINT_MSIP + 4 * hart) as *mut u32, 1) };
 }
 
 extern "C" fn trap_handler(cause: usize, epc: usize, tval: usize) -> ! {
@@ -71,7 +79,9 @@ _start:
     sb      zero, 0(t0)
     addi    t0, t0, 1
     j       1b
-2:  li      a1, 0
+2:  lla     t0, {dtb}
+    sw      a1, 0(t0)
+    li      a1, 0
     j       3f
 
 7:  /* Parked hart a0. Harts beyond MAX_CPUS stay parked for good. */
@@ -103,6 +113,7 @@ _start:
     common::enter_rust!("m"),
     max_cpus = const crate::MAX_CPUS,
     mailbox = sym MAILBOX,
+    dtb = sym DTB,
     clint_msip = const CLINT_MSIP,
     stacks = sym crate::BOOT_STACKS,
     stack_size = const crate::STACK_SIZE,

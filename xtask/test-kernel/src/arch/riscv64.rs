@@ -20,6 +20,10 @@ pub use common::{exit, putchar};
 /// clear: a hart entering `_start` later sees that it is not the boot hart.
 static BOOT_HART: AtomicUsize = AtomicUsize::new(usize::MAX);
 
+/// The device tree OpenSBI passed the boot hart in `a1`; `_start` writes
+/// it (in `.data` like `BOOT_HART`, since `_start` clears `.bss` after).
+static DTB: AtomicUsize = AtomicUsize::new(usize::MAX);
+
 /// SBI Hart State Management extension, function `hart_start`.
 const SBI_EXT_HSM: usize = 0x48_534D;
 const SBI_HSM_HART_START: usize = 0;
@@ -29,14 +33,19 @@ extern "C" {
     fn _secondary_start();
 }
 
-/// Starts logical CPU `cpu_id` through SBI HSM `hart_start`.
-///
-/// Logical ids are dense with the boot hart as 0; the other harts keep
-/// their hardware order. QEMU `virt` numbers harts 0..n, so logical CPU
-/// `c` is hart `c - 1` below the boot hart's id and hart `c` above it.
-pub fn start_secondary(cpu_id: usize) {
-    let boot = BOOT_HART.load(Ordering::Relaxed);
-    let hart = if cpu_id <= boot { cpu_id - 1 } else { cpu_id };
+/// The device tree OpenSBI handed over.
+pub fn dtb_address() -> usize {
+    DTB.load(Ordering::Relaxed)
+}
+
+/// The boot hart's id.
+pub fn boot_hw_id() -> usize {
+    BOOT_HART.load(Ordering::Relaxed)
+}
+
+/// Starts logical CPU `cpu_id`, hart `hart` (from the device tree), through
+/// SBI HSM `hart_start`.
+pub fn start_secondary(cpu_id: usize, hart: usize) {
     let start = _secondary_start as *const () as usize;
     let error: isize;
     // SAFETY: an SBI call; the started hart runs our entry with `a1` =
@@ -82,6 +91,8 @@ _start:
     li      t2, -1
     bne     t1, t2, 7f
     sd      a0, 0(t0)
+    lla     t0, {dtb}
+    sd      a1, 0(t0)
     /* Zero .bss (it holds the stacks) before any Rust code runs. */
     lla     t0, __bss_start
     lla     t1, __bss_end
@@ -91,12 +102,20 @@ _start:
     j       1b
 2:  li      a1, 0
     j       3f
-7:  /* Logical id from hart id t1 = boot hart: the inverse of the mapping
-       in `start_secondary`. */
-    mv      a1, a0
-    bgtu    a0, t1, 3f
-    addi    a1, a0, 1
-    j       3f
+7:  /* Logical id a1 of hart a0: its index in the hardware id table the
+       boot hart filled before starting any hart. */
+    lla     t0, {hw_ids}
+    li      a1, 0
+    li      t2, {max_cpus}
+8:  bltu    a1, t2, 1f
+    /* Not in the table: not a CPU of this run. */
+2:  wfi
+    j       2b
+1:  ld      t1, 0(t0)
+    beq     t1, a0, 3f
+    addi    t0, t0, 8
+    addi    a1, a1, 1
+    j       8b
 
     .globl _secondary_start
 _secondary_start:
@@ -111,6 +130,9 @@ _secondary_start:
 "#,
     common::enter_rust!("s"),
     boot_hart = sym BOOT_HART,
+    dtb = sym DTB,
+    hw_ids = sym crate::platform::PERCPU_TEST_HW_IDS,
+    max_cpus = const crate::MAX_CPUS,
     stacks = sym crate::BOOT_STACKS,
     stack_size = const crate::STACK_SIZE,
     boot_main = sym crate::boot_main,

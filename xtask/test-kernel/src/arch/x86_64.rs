@@ -407,13 +407,22 @@ fn wait_started(ticks: u64) -> bool {
     AP_STARTED.load(Ordering::Acquire)
 }
 
-/// Starts CPU `cpu_id` (1..MAX_CPUS): INIT, then up to two SIPIs to the
-/// real-mode trampoline; returns once the CPU has taken its stack and id.
-///
-/// Logical ids map to APIC ids 0..MAX_CPUS with the boot CPU's APIC id
-/// swapped with 0, which covers QEMU's numbering and a boot CPU that is not
-/// APIC 0. Exits with failure if the CPU never answers.
-pub fn start_secondary(cpu_id: usize) {
+/// The boot CPU's local APIC id.
+pub fn boot_hw_id() -> usize {
+    (lapic_read(LAPIC_ID) >> 24) as usize
+}
+
+/// Starts logical CPU `cpu_id` (1..MAX_CPUS), whose local APIC id is
+/// `apic_id` (from the MADT): INIT, then up to two SIPIs to the real-mode
+/// trampoline; returns once the CPU has taken its stack and id. Exits with
+/// failure if the CPU never answers.
+pub fn start_secondary(cpu_id: usize, apic_id: usize) {
+    // xAPIC mode: the ICR's destination field has 8 bits.
+    let Ok(apic_id) = u8::try_from(apic_id) else {
+        puts("FAIL: x86_64 APIC id above 255 needs x2APIC mode\n");
+        exit(0x7e);
+    };
+    let apic_id = u32::from(apic_id);
     let len =
         core::ptr::addr_of!(ap_tramp_end) as usize - core::ptr::addr_of!(ap_tramp_start) as usize;
     // SAFETY: 0x8000.. is free conventional memory below 1 MiB that nothing
@@ -432,12 +441,6 @@ pub fn start_secondary(cpu_id: usize) {
 
     // Software-enable the local APIC (spurious vector 0xff).
     lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x1ff);
-    let boot_apic = lapic_read(LAPIC_ID) >> 24;
-    let apic_id = if cpu_id as u32 == boot_apic {
-        0
-    } else {
-        cpu_id as u32
-    };
 
     // INIT (assert, level), ~10 ms, SIPI; a second SIPI after ~200 us only
     // if the first did not start the CPU.
