@@ -89,6 +89,10 @@ mod tests {
         assert!(parse(&["test-all-arches", "--arch", "armv7", "--verbose"]).is_ok());
         assert!(parse(&["test-all-arches", "--arch", "m68k"]).is_err());
         assert!(parse(&["test-all-arches", "--bogus"]).is_err());
+        assert!(parse(&["test-all-arches", "--cpus", "1,8,max", "--repeat", "10"]).is_ok());
+        assert!(parse(&["test-all-arches", "--cpus", "all"]).is_ok());
+        assert!(parse(&["test-all-arches", "--cpus", "0"]).is_err());
+        assert!(parse(&["test-all-arches", "--repeat", "0"]).is_err());
         assert!(parse(&["asm-report", "--check", "--only", "riscv64"]).is_ok());
         assert!(parse(&["asm-report", "--only", "vax"]).is_err());
         assert!(parse(&["asm-report", "--target-dir"]).is_err());

@@ -20,6 +20,12 @@ pub struct Qemu {
     pub machine: Option<&'static str>,
     /// Every other argument before `-machine`'s options, `-smp` and `-kernel`.
     pub args: &'static [&'static str],
+    /// The most CPUs (`-smp`) the machine takes, up to the 64 the matrix
+    /// tries (QEMU 7.2).
+    pub max_cpus: usize,
+    /// Above this many CPUs, these `-machine` options too (AArch64 `virt`:
+    /// GICv2 stops at 8, GICv3 goes to 64 and beyond).
+    pub many_cpus: Option<(usize, &'static str)>,
 }
 
 /// The instruction budgets of the default features, stated for a 32-bit
@@ -112,6 +118,8 @@ pub const TARGETS: [Target; 6] = [
                 "-device",
                 "isa-debug-exit,iobase=0xf4,iosize=0x04",
             ],
+            max_cpus: 64,
+            many_cpus: None,
         },
         isa: Isa::X86_64,
         call_len: 1,
@@ -140,6 +148,9 @@ pub const TARGETS: [Target; 6] = [
                 "-no-reboot",
                 "-semihosting",
             ],
+            // GICv2 takes 8 CPUs; with `gic-version=3`, 64 (and more).
+            max_cpus: 64,
+            many_cpus: Some((8, "gic-version=3")),
         },
         isa: Isa::Aarch64,
         call_len: 1,
@@ -160,6 +171,8 @@ pub const TARGETS: [Target; 6] = [
             package: "qemu-system-misc",
             machine: Some("virt"),
             args: VIRT_RISCV_ARGS,
+            max_cpus: 64,
+            many_cpus: None,
         },
         isa: Isa::Riscv,
         call_len: 2,
@@ -181,6 +194,8 @@ pub const TARGETS: [Target; 6] = [
             machine: Some("virt"),
             // Debian ships no rv32 OpenSBI: the kernel starts in M-mode.
             args: &["-m", "256M", "-nographic", "-no-reboot", "-bios", "none"],
+            max_cpus: 64,
+            many_cpus: None,
         },
         isa: Isa::Riscv,
         call_len: 2,
@@ -210,6 +225,9 @@ pub const TARGETS: [Target; 6] = [
                 "-action",
                 "panic=exit-failure",
             ],
+            // QEMU 7.2's `virt` takes no more.
+            max_cpus: 4,
+            many_cpus: None,
         },
         isa: Isa::Loongarch64,
         call_len: 2,
@@ -238,6 +256,9 @@ pub const TARGETS: [Target; 6] = [
                 "-no-reboot",
                 "-semihosting",
             ],
+            // QEMU 7.2's 32-bit `virt` takes no more.
+            max_cpus: 8,
+            many_cpus: None,
         },
         isa: Isa::Armv7,
         call_len: 1,

@@ -1,12 +1,20 @@
 //! `cargo xtask test-all-arches`: builds the test kernel (`xtask/test-kernel`)
-//! for every configuration of the matrix, boots each one under QEMU, and checks
-//! that it passed: QEMU's exit status, the kernel's `PASS` line and one `CPU n:
-//! OK` line per CPU. Then it runs `cargo percpu inspect --json` on the kernel's
-//! ELF and checks that the offsets the tool reports are the ones the kernel
-//! printed at run time (`OFFSET <NAME> 0x<hex>` lines, from `X.offset()`).
+//! for every configuration of the matrix and CPU count, boots each one under
+//! QEMU, and checks that it passed: QEMU's exit status, the kernel's `PASS`
+//! line, the CPU count the kernel found on the platform and exactly one `CPU
+//! n: OK` line per CPU. Then it runs `cargo percpu inspect --json` on the
+//! kernel's ELF and checks that the offsets the tool reports are the ones the
+//! kernel printed at run time (`OFFSET <NAME> 0x<hex>` lines, from
+//! `X.offset()`).
 //!
-//! It keeps going after a failure and exits non-zero if any configuration
-//! failed.
+//! The CPU count is a build parameter of the kernel (`PERCPU_TEST_CPUS`,
+//! which sizes its linker script's areas) and QEMU's `-smp`. By default each
+//! target's default configuration runs with 4, 1, 8 and the most CPUs its
+//! machine takes (64 at most), the other configurations with their own
+//! count; `--cpus` picks the counts for every selected configuration, and
+//! `--repeat N` boots each N times (a soak).
+//!
+//! It keeps going after a failure and exits non-zero if any run failed.
 
 use crate::targets::{target, Target, TARGETS};
 use crate::toolchain;
@@ -21,17 +29,21 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Seconds a kernel may run before `timeout` kills QEMU (a passing boot takes
-/// about a second).
+/// Seconds a kernel may run before `timeout` kills QEMU, plus
+/// [`BOOT_TIMEOUT_PER_CPU_SECS`] for each CPU (a passing boot takes about a
+/// second with 4 CPUs, up to half a minute with 64).
 const BOOT_TIMEOUT_SECS: u64 = 30;
+/// Seconds of timeout added per CPU.
+const BOOT_TIMEOUT_PER_CPU_SECS: u64 = 1;
 
-/// Serial lines shown after a failure (the whole output with `--verbose`).
-const TAIL_LINES: usize = 25;
+/// The counts `--cpus all` means, `max` being the machine's largest.
+const ALL_COUNTS: [Count; 4] = [Count::N(1), Count::N(4), Count::N(8), Count::Max];
 
 /// CPUs QEMU emulates (and the kernel expects) unless a configuration says.
 const CPUS: usize = 4;
 
 /// One entry of the matrix.
+#[derive(Clone)]
 struct Config {
     /// Our name of the architecture, then the configuration's suffix.
     name: String,
@@ -41,6 +53,127 @@ struct Config {
     cpus: usize,
     /// Appended to the target's `-machine` value.
     machine_options: Option<&'static str>,
+}
+
+impl Config {
+    /// `sp-naive` has exactly one CPU.
+    fn fixed_cpus(&self) -> bool {
+        self.features.contains(&"sp-naive")
+    }
+
+    /// A target's default configuration (no features, no machine options),
+    /// which the default matrix also runs with 1, 8 and the most CPUs.
+    fn is_default(&self) -> bool {
+        self.features.is_empty() && self.machine_options.is_none()
+    }
+
+    /// The `-machine` value for `cpus` CPUs, if the board is not QEMU's
+    /// default.
+    fn machine(&self, cpus: usize) -> Option<String> {
+        let qemu = &self.target.qemu;
+        let mut machine = qemu.machine?.to_owned();
+        let many = qemu.many_cpus.filter(|&(above, _)| cpus > above);
+        for option in self.machine_options.into_iter().chain(many.map(|m| m.1)) {
+            machine.push(',');
+            machine.push_str(option);
+        }
+        Some(machine)
+    }
+}
+
+/// One CPU count asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    /// Exactly this many.
+    N(usize),
+    /// The most the machine takes.
+    Max,
+}
+
+/// `--cpus`'s value: counts separated by commas (`1,8,max`), or `all`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counts(pub Vec<Count>);
+
+fn parse_counts(text: &str) -> Result<Counts, String> {
+    if text == "all" {
+        return Ok(Counts(ALL_COUNTS.to_vec()));
+    }
+    let counts = text
+        .split(',')
+        .map(|part| match part.trim() {
+            "max" => Ok(Count::Max),
+            n => match n.parse::<usize>() {
+                Ok(n) if (1..=MAX_COUNT).contains(&n) => Ok(Count::N(n)),
+                _ => Err(format!(
+                    "`{n}`: a CPU count is 1 to {MAX_COUNT}, `max` or `all`"
+                )),
+            },
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Counts(counts))
+}
+
+/// The largest `--cpus` value (the kernel's areas and stacks grow with it).
+const MAX_COUNT: usize = 256;
+
+/// One run of the plan: a configuration with a CPU count, or why that
+/// count cannot run.
+struct Run {
+    cfg: Config,
+    /// Why this run is skipped (shown in the table), if it is.
+    not_applicable: Option<String>,
+}
+
+/// The runs for `args`: every selected configuration at its counts.
+fn plan(args: &Args) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for cfg in matrix()
+        .into_iter()
+        .filter(|c| args.only.as_deref().is_none_or(|n| n == c.name))
+    {
+        let max = if cfg.fixed_cpus() {
+            cfg.cpus
+        } else {
+            cfg.target.qemu.max_cpus
+        };
+        let wanted: Vec<Count> = match &args.cpus {
+            Some(Counts(counts)) => counts.clone(),
+            None if cfg.is_default() => {
+                vec![Count::N(cfg.cpus), Count::N(1), Count::N(8), Count::Max]
+            }
+            None => vec![Count::N(cfg.cpus)],
+        };
+        let mut seen = Vec::new();
+        for count in wanted {
+            let cpus = match count {
+                Count::N(n) => n,
+                Count::Max => max,
+            };
+            if seen.contains(&cpus) {
+                continue;
+            }
+            seen.push(cpus);
+            let not_applicable = if cfg.fixed_cpus() && cpus != cfg.cpus {
+                Some(format!("n/a: {} has {} CPU", cfg.name, cfg.cpus))
+            } else if cpus > max {
+                Some(format!(
+                    "n/a: max {max} CPUs on {} {}",
+                    cfg.target.qemu.binary,
+                    cfg.target.qemu.machine.unwrap_or("pc")
+                ))
+            } else {
+                None
+            };
+            runs.push(Run {
+                cfg: Config {
+                    cpus,
+                    ..cfg.clone()
+                },
+                not_applicable,
+            });
+        }
+    }
+    runs
 }
 
 /// A configuration beyond each target's default one.
@@ -103,7 +236,7 @@ fn matrix() -> Vec<Config> {
 }
 
 /// `cargo xtask test-all-arches`'s arguments.
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Run one configuration only.
     #[arg(long = "arch", value_name = "NAME", value_parser = config_name)]
@@ -111,6 +244,29 @@ pub struct Args {
     /// Show every serial line as it comes.
     #[arg(short, long)]
     pub verbose: bool,
+    /// CPU counts to run every selected configuration with, separated by
+    /// commas: numbers, `max` (the most the machine takes, up to 64), or
+    /// `all` for `1,4,8,max`. Default: 4, 1, 8 and max for each target's
+    /// default configuration, its own count for every other one.
+    #[arg(long, value_name = "LIST", value_parser = parse_counts)]
+    pub cpus: Option<Counts>,
+    /// Boot every run this many times (a soak), reporting every failed
+    /// boot with its serial log.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+}
+
+impl Default for Args {
+    /// What `cargo xtask ci` runs: the default matrix, each run once.
+    fn default() -> Self {
+        Args {
+            only: None,
+            verbose: false,
+            cpus: None,
+            repeat: 1,
+        }
+    }
 }
 
 fn config_name(name: &str) -> Result<String, String> {
@@ -125,24 +281,39 @@ fn config_name(name: &str) -> Result<String, String> {
     }
 }
 
-/// What happened to one configuration.
+/// What happened to one run (a configuration at a CPU count).
 struct Outcome {
     name: String,
+    cpus: usize,
     build: Option<Duration>,
+    /// The longest boot.
     boot: Option<Duration>,
-    /// `None` if it passed, the reason otherwise.
+    /// Boots tried and boots failed.
+    boots: u32,
+    failed: u32,
+    /// The first failure's reason, if any boot (or the build) failed.
     failure: Option<String>,
+    /// Why the run did not happen, if it could not.
+    not_applicable: Option<String>,
     /// Number of per-CPU offsets checked against `cargo percpu inspect`.
     offsets_checked: usize,
 }
 
-/// Entry point of `cargo xtask test-all-arches [--arch NAME] [--verbose]`.
-pub fn run(args: &Args) -> Result<()> {
-    let configs: Vec<Config> = matrix()
-        .into_iter()
-        .filter(|c| args.only.as_deref().is_none_or(|n| n == c.name))
-        .collect();
+impl Outcome {
+    fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+}
 
+/// Entry point of `cargo xtask test-all-arches [--arch NAME] [--cpus LIST]
+/// [--repeat N] [--verbose]`.
+pub fn run(args: &Args) -> Result<()> {
+    let runs = plan(args);
+    let configs: Vec<&Config> = runs
+        .iter()
+        .filter(|r| r.not_applicable.is_none())
+        .map(|r| &r.cfg)
+        .collect();
     prerequisites(&configs)?;
     let root = toolchain::workspace_root();
     let kernel_dir = root.join("xtask").join("test-kernel");
@@ -152,23 +323,40 @@ pub fn run(args: &Args) -> Result<()> {
 
     let started = Instant::now();
     let mut outcomes = Vec::new();
-    for cfg in &configs {
-        let outcome = run_config(cfg, &kernel_dir, &target_dir, args.verbose);
+    for run in &runs {
+        let outcome = match &run.not_applicable {
+            Some(reason) => Outcome {
+                name: run.cfg.name.clone(),
+                cpus: run.cfg.cpus,
+                build: None,
+                boot: None,
+                boots: 0,
+                failed: 0,
+                failure: None,
+                not_applicable: Some(reason.clone()),
+                offsets_checked: 0,
+            },
+            None => run_config(&run.cfg, &kernel_dir, &target_dir, args),
+        };
         println!("{}", outcome_line(&outcome));
         outcomes.push(outcome);
     }
-    print_summary(&outcomes, started.elapsed());
+    print_summary(&outcomes, started.elapsed(), args.repeat);
 
-    let failed: Vec<&str> = outcomes
+    let failed: Vec<String> = outcomes
         .iter()
-        .filter(|o| o.failure.is_some())
-        .map(|o| o.name.as_str())
+        .filter(|o| o.failed())
+        .map(|o| format!("{} ({} CPUs)", o.name, o.cpus))
         .collect();
     if !failed.is_empty() {
+        let boots: u32 = outcomes.iter().map(|o| o.failed).sum();
         bail!(
-            "{} of {} configurations failed: {}",
+            "{} of {} runs failed ({boots} failed boots): {}",
             failed.len(),
-            outcomes.len(),
+            outcomes
+                .iter()
+                .filter(|o| o.not_applicable.is_none())
+                .count(),
             failed.join(", ")
         );
     }
@@ -177,7 +365,7 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// Installs missing rustup targets, `rust-src` and QEMU binaries (or stops
 /// with the package to install).
-fn prerequisites(configs: &[Config]) -> Result<()> {
+fn prerequisites(configs: &[&Config]) -> Result<()> {
     let mut targets: Vec<&str> = configs
         .iter()
         .filter(|c| !c.target.build_std)
@@ -204,15 +392,19 @@ fn prerequisites(configs: &[Config]) -> Result<()> {
     Ok(())
 }
 
-fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, verbose: bool) -> Outcome {
+fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -> Outcome {
     let mut outcome = Outcome {
         name: cfg.name.clone(),
+        cpus: cfg.cpus,
         build: None,
         boot: None,
+        boots: 0,
+        failed: 0,
         failure: None,
+        not_applicable: None,
         offsets_checked: 0,
     };
-    eprintln!("--- {}: building", cfg.name);
+    eprintln!("--- {} ({} CPUs): building", cfg.name, cfg.cpus);
     let t = Instant::now();
     let elf = match build_kernel(cfg, kernel_dir, target_dir) {
         Ok(elf) => elf,
@@ -225,34 +417,47 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, verbose: bool)
     };
     outcome.build = Some(t.elapsed());
 
-    eprintln!(
-        "--- {}: booting {} CPUs under {}",
-        cfg.name, cfg.cpus, cfg.target.qemu.binary
-    );
-    let t = Instant::now();
-    let boot = boot_kernel(cfg, &elf, verbose);
-    outcome.boot = Some(t.elapsed());
-    let serial = match boot {
-        Ok(boot) => {
-            let verdict = judge(cfg, &boot);
-            if let Err(reason) = verdict {
-                show_tail(&boot.lines, verbose);
-                outcome.failure = Some(reason);
-                return outcome;
+    for round in 1..=args.repeat {
+        eprintln!(
+            "--- {}: booting {} CPUs under {}{}",
+            cfg.name,
+            cfg.cpus,
+            cfg.target.qemu.binary,
+            if args.repeat > 1 {
+                format!(" ({round} of {})", args.repeat)
+            } else {
+                String::new()
             }
-            boot.lines
+        );
+        let t = Instant::now();
+        let result = boot_and_check(cfg, &elf, args.verbose);
+        let took = t.elapsed();
+        outcome.boot = Some(outcome.boot.map_or(took, |b| b.max(took)));
+        outcome.boots += 1;
+        match result {
+            Ok(offsets) => outcome.offsets_checked = offsets,
+            Err((reason, lines)) => {
+                outcome.failed += 1;
+                eprintln!(
+                    "FAIL {} ({} CPUs), boot {round} of {}: {reason}",
+                    cfg.name, cfg.cpus, args.repeat
+                );
+                show_log(&lines, args.verbose);
+                outcome.failure.get_or_insert(reason);
+            }
         }
-        Err(err) => {
-            outcome.failure = Some(format!("{err:#}"));
-            return outcome;
-        }
-    };
-
-    match check_offsets(cfg, &elf, &serial) {
-        Ok(n) => outcome.offsets_checked = n,
-        Err(err) => outcome.failure = Some(format!("inspect: {err:#}")),
     }
     outcome
+}
+
+/// One boot, judged, and the offsets compared; the reason and the serial
+/// log if it failed.
+fn boot_and_check(cfg: &Config, elf: &Path, verbose: bool) -> Result<usize, (String, Vec<String>)> {
+    let boot = boot_kernel(cfg, elf, verbose).map_err(|err| (format!("{err:#}"), Vec::new()))?;
+    if let Err(reason) = judge(cfg, &boot) {
+        return Err((reason, boot.lines));
+    }
+    check_offsets(cfg, elf, &boot.lines).map_err(|err| (format!("inspect: {err:#}"), boot.lines))
 }
 
 fn first_line(s: &str) -> &str {
@@ -270,6 +475,8 @@ fn build_kernel(cfg: &Config, kernel_dir: &Path, target_dir: &Path) -> Result<Pa
     if !cfg.features.is_empty() {
         cmd.arg("--features").arg(cfg.features.join(","));
     }
+    // The kernel's MAX_CPUS and the areas its linker script reserves.
+    cmd.env("PERCPU_TEST_CPUS", cfg.cpus.to_string());
     // The kernel's own `.cargo/config.toml` sets its flags; don't let the
     // caller's RUSTFLAGS (e.g. from `cargo xtask ci`) override them.
     cmd.env_remove("RUSTFLAGS")
@@ -297,7 +504,7 @@ fn build_kernel(cfg: &Config, kernel_dir: &Path, target_dir: &Path) -> Result<Pa
         .join("percpu-test-kernel");
     let dir = target_dir.join("elf");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let elf = dir.join(format!("{}.elf", cfg.name));
+    let elf = dir.join(format!("{}-{}cpus.elf", cfg.name, cfg.cpus));
     std::fs::copy(&built, &elf)
         .with_context(|| format!("cannot copy {} to {}", built.display(), elf.display()))?;
     Ok(elf)
@@ -313,12 +520,8 @@ struct Boot {
 fn boot_kernel(cfg: &Config, elf: &Path, verbose: bool) -> Result<Boot> {
     let qemu = &cfg.target.qemu;
     let mut cmd = Command::new("timeout");
-    cmd.args(["-k", "5", &BOOT_TIMEOUT_SECS.to_string(), qemu.binary]);
-    if let Some(machine) = qemu.machine {
-        let machine = match cfg.machine_options {
-            Some(options) => format!("{machine},{options}"),
-            None => machine.to_owned(),
-        };
+    cmd.args(["-k", "5", &timeout_secs(cfg.cpus).to_string(), qemu.binary]);
+    if let Some(machine) = cfg.machine(cfg.cpus) {
         cmd.args(["-machine", &machine]);
     }
     cmd.args(qemu.args)
@@ -382,12 +585,17 @@ fn boot_kernel(cfg: &Config, elf: &Path, verbose: bool) -> Result<Boot> {
     })
 }
 
+/// Seconds a boot of `cpus` CPUs may take.
+fn timeout_secs(cpus: usize) -> u64 {
+    BOOT_TIMEOUT_SECS + BOOT_TIMEOUT_PER_CPU_SECS * cpus as u64
+}
+
 /// Decides whether a boot passed; the reason if it did not.
 fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     // `timeout` exits with 124 when it had to stop QEMU.
     match boot.code {
         Some(124) | Some(137) => {
-            return Err(format!("timed out after {BOOT_TIMEOUT_SECS} s"));
+            return Err(format!("timed out after {} s", timeout_secs(cfg.cpus)));
         }
         None => return Err("QEMU was killed by a signal".into()),
         _ => {}
@@ -404,15 +612,32 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
             "QEMU exited with status {status} without a FAIL line"
         ));
     }
-    for cpu in 0..cfg.cpus {
-        let prefix = format!("CPU {cpu}: OK");
-        if !boot.lines.iter().any(|l| l.starts_with(&prefix)) {
-            return Err(format!("no `{prefix}` line"));
+    // The kernel found as many CPUs on the platform as QEMU was given.
+    let platform = format!("platform: {} CPU(s) from ", cfg.cpus);
+    if !boot.lines.iter().any(|l| l.starts_with(&platform)) {
+        return Err(format!("no `{platform}...` line"));
+    }
+    // Exactly one OK line per CPU, and no other CPU line.
+    let mut ok = vec![0usize; cfg.cpus];
+    for line in &boot.lines {
+        let Some((id, rest)) = line.strip_prefix("CPU ").and_then(|l| l.split_once(": ")) else {
+            continue;
+        };
+        let Ok(id) = id.parse::<usize>() else {
+            continue;
+        };
+        if id >= cfg.cpus {
+            return Err(format!("more than {} CPUs reported (CPU {id})", cfg.cpus));
+        }
+        if rest.starts_with("OK") {
+            ok[id] += 1;
         }
     }
-    let extra = format!("CPU {}: ", cfg.cpus);
-    if boot.lines.iter().any(|l| l.starts_with(&extra)) {
-        return Err(format!("more than {} CPUs reported", cfg.cpus));
+    if let Some(cpu) = ok.iter().position(|&n| n == 0) {
+        return Err(format!("no `CPU {cpu}: OK` line"));
+    }
+    if let Some(cpu) = ok.iter().position(|&n| n > 1) {
+        return Err(format!("`CPU {cpu}: OK` printed {} times", ok[cpu]));
     }
     if !boot.lines.iter().any(|l| l == "PASS") {
         return Err("exit status 0 but no `PASS` line".into());
@@ -420,12 +645,21 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     Ok(())
 }
 
-fn show_tail(lines: &[String], verbose: bool) {
+/// Most serial lines shown for a failed boot (a 64-CPU boot prints about
+/// 100); beyond that, the last ones.
+const LOG_LINES: usize = 400;
+
+/// Shows a failed boot's serial log, unless `--verbose` already did.
+fn show_log(lines: &[String], verbose: bool) {
     if verbose {
-        return; // already shown as it came
+        return;
     }
-    let start = lines.len().saturating_sub(TAIL_LINES);
-    eprintln!("    last {} serial lines:", lines.len() - start);
+    let start = lines.len().saturating_sub(LOG_LINES);
+    eprintln!(
+        "    serial log ({} of {} lines):",
+        lines.len() - start,
+        lines.len()
+    );
     for line in &lines[start..] {
         eprintln!("  | {line}");
     }
@@ -516,47 +750,66 @@ fn secs(d: Option<Duration>) -> String {
 }
 
 fn outcome_line(o: &Outcome) -> String {
-    match &o.failure {
-        None if o.offsets_checked == 0 => format!(
-            "{:<22} build {:>6}  boot {:>6}  PASS (sp-naive: inspect finds no per-CPU variable, as expected)",
-            o.name,
-            secs(o.build),
-            secs(o.boot),
-        ),
-        None => format!(
-            "{:<22} build {:>6}  boot {:>6}  PASS ({} offsets match inspect)",
-            o.name,
-            secs(o.build),
-            secs(o.boot),
+    let head = format!(
+        "{:<22} {:>2} CPUs  build {:>6}  boot {:>6} ",
+        o.name,
+        o.cpus,
+        secs(o.build),
+        secs(o.boot)
+    );
+    let boots = if o.boots > 1 {
+        format!(", {} of {} boots", o.boots - o.failed, o.boots)
+    } else {
+        String::new()
+    };
+    match (&o.not_applicable, &o.failure) {
+        (Some(reason), _) => format!("{head} {reason}"),
+        (None, Some(reason)) => format!("{head} FAIL{boots}: {reason}"),
+        (None, None) if o.offsets_checked == 0 => {
+            format!("{head} PASS{boots} (sp-naive: inspect finds no per-CPU variable, as expected)")
+        }
+        (None, None) => format!(
+            "{head} PASS{boots} ({} offsets match inspect)",
             o.offsets_checked
-        ),
-        Some(reason) => format!(
-            "{:<22} build {:>6}  boot {:>6}  FAIL: {reason}",
-            o.name,
-            secs(o.build),
-            secs(o.boot)
         ),
     }
 }
 
-fn print_summary(outcomes: &[Outcome], total: Duration) {
+fn print_summary(outcomes: &[Outcome], total: Duration, repeat: u32) {
     println!();
-    println!("{:<22} {:>7} {:>7}  result", "config", "build", "boot");
-    println!("{}", "-".repeat(48));
+    println!(
+        "{:<22} {:>4} {:>7} {:>7}  result",
+        "config", "cpus", "build", "boot"
+    );
+    println!("{}", "-".repeat(56));
     for o in outcomes {
+        let result = match (&o.not_applicable, o.failed()) {
+            (Some(reason), _) => reason.clone(),
+            (None, true) if repeat > 1 => format!("FAIL ({} of {} boots)", o.failed, o.boots),
+            (None, true) => "FAIL".to_owned(),
+            (None, false) if repeat > 1 => format!("PASS ({} boots)", o.boots),
+            (None, false) => "PASS".to_owned(),
+        };
         println!(
-            "{:<22} {:>7} {:>7}  {}",
+            "{:<22} {:>4} {:>7} {:>7}  {result}",
             o.name,
+            o.cpus,
             secs(o.build),
             secs(o.boot),
-            if o.failure.is_none() { "PASS" } else { "FAIL" }
         );
     }
-    let passed = outcomes.iter().filter(|o| o.failure.is_none()).count();
-    println!("{}", "-".repeat(48));
+    let ran: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.not_applicable.is_none())
+        .collect();
+    let passed = ran.iter().filter(|o| !o.failed()).count();
+    let boots: u32 = ran.iter().map(|o| o.boots).sum();
+    let failed_boots: u32 = ran.iter().map(|o| o.failed).sum();
+    println!("{}", "-".repeat(56));
     println!(
-        "{passed}/{} passed in {:.0}s",
-        outcomes.len(),
+        "{passed}/{} passed, {} not applicable; {boots} boots, {failed_boots} failed; in {:.0}s",
+        ran.len(),
+        outcomes.len() - ran.len(),
         total.as_secs_f64()
     );
 }
@@ -589,7 +842,8 @@ mod tests {
 
     #[test]
     fn judge_requires_status_pass_and_every_cpu() {
-        let ok = "CPU 0: OK a\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK\nPASS";
+        let ok =
+            "platform: 4 CPU(s) from the DTB\nCPU 0: OK a\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK\nPASS";
         let c = cfg("aarch64");
         let boot = |text: &str, code| Boot {
             lines: lines(text),
@@ -599,16 +853,76 @@ mod tests {
         assert!(judge(&c, &boot(ok, Some(1))).is_err());
         assert!(judge(&c, &boot(ok, Some(124))).is_err());
         assert!(judge(&c, &boot(ok, None)).is_err());
-        let missing_cpu = "CPU 0: OK\nCPU 1: OK\nCPU 3: OK\nPASS";
+        let missing_cpu = "platform: 4 CPU(s) from x\nCPU 0: OK\nCPU 1: OK\nCPU 3: OK\nPASS";
         assert!(judge(&c, &boot(missing_cpu, Some(0))).is_err());
         let no_pass = "CPU 0: OK\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK";
         assert!(judge(&c, &boot(no_pass, Some(0))).is_err());
         let failed = format!("{ok}\nFAIL: counter");
         let reason = judge(&c, &boot(&failed, Some(0))).unwrap_err();
         assert!(reason.contains("FAIL: counter"), "{reason}");
+        let twice = format!("{ok}\nCPU 2: OK");
+        assert!(judge(&c, &boot(&twice, Some(0))).is_err());
+        let no_platform = ok.replace("platform: 4", "platform: 8");
+        assert!(judge(&c, &boot(&no_platform, Some(0))).is_err());
         let one = cfg("aarch64-sp-naive");
-        assert!(judge(&one, &boot("CPU 0: OK\nPASS", Some(0))).is_ok());
-        assert!(judge(&one, &boot("CPU 0: OK\nCPU 1: OK\nPASS", Some(0))).is_err());
+        let naive = "platform: 1 CPU(s) from x\nCPU 0: OK\nPASS";
+        assert!(judge(&one, &boot(naive, Some(0))).is_ok());
+        let extra = format!("{naive}\nCPU 1: OK");
+        assert!(judge(&one, &boot(&extra, Some(0))).is_err());
+    }
+
+    fn planned(args: &Args) -> Vec<(String, usize, bool)> {
+        plan(args)
+            .into_iter()
+            .map(|r| (r.cfg.name, r.cfg.cpus, r.not_applicable.is_none()))
+            .collect()
+    }
+
+    #[test]
+    fn the_plan_covers_every_count() {
+        let all = planned(&Args::default());
+        // Each default configuration at 4, 1, 8 and its machine's maximum.
+        for (name, counts) in [
+            ("x86_64", &[4, 1, 8, 64][..]),
+            ("aarch64", &[4, 1, 8, 64]),
+            ("armv7", &[4, 1, 8]),
+            ("loongarch64", &[4, 1]),
+        ] {
+            let runs: Vec<usize> = all
+                .iter()
+                .filter(|r| r.0 == name && r.2)
+                .map(|r| r.1)
+                .collect();
+            assert_eq!(runs, counts, "{name}");
+        }
+        // LoongArch's 8 is in the table, not run.
+        assert!(all.contains(&("loongarch64".into(), 8, false)));
+        assert!(all.contains(&("aarch64-el2".into(), 4, true)));
+        assert!(!all.iter().any(|r| r.0 == "aarch64-el2" && r.1 != 4));
+        let args = |cpus: &str| Args {
+            cpus: Some(parse_counts(cpus).unwrap()),
+            only: Some("aarch64-sp-naive".into()),
+            ..Args::default()
+        };
+        let naive = planned(&args("all"));
+        assert_eq!(naive.iter().filter(|r| r.2).count(), 1, "{naive:?}");
+        let aarch64 = cfg("aarch64");
+        assert_eq!(aarch64.machine(8).unwrap(), "virt");
+        assert_eq!(aarch64.machine(9).unwrap(), "virt,gic-version=3");
+        let el2 = cfg("aarch64-el2");
+        assert_eq!(
+            el2.machine(64).unwrap(),
+            "virt,virtualization=on,gic-version=3"
+        );
+    }
+
+    #[test]
+    fn cpu_counts_parse() {
+        assert_eq!(parse_counts("all").unwrap().0, ALL_COUNTS);
+        assert_eq!(parse_counts("1,max").unwrap().0, [Count::N(1), Count::Max]);
+        assert!(parse_counts("0").is_err());
+        assert!(parse_counts("four").is_err());
+        assert!(parse_counts("1,,2").is_err());
     }
 
     fn report(variables: &[(&str, u64)], checks: &[(&str, bool)]) -> Report {
