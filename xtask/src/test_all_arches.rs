@@ -53,18 +53,28 @@ struct Config {
     cpus: usize,
     /// Appended to the target's `-machine` value.
     machine_options: Option<&'static str>,
+    /// A CPU topology appended to `-smp`'s count (`sockets=2,cores=3`).
+    topology: Option<&'static str>,
 }
 
 impl Config {
-    /// `sp-naive` has exactly one CPU.
+    /// `sp-naive` has exactly one CPU, a topology its product.
     fn fixed_cpus(&self) -> bool {
-        self.features.contains(&"sp-naive")
+        self.features.contains(&"sp-naive") || self.topology.is_some()
+    }
+
+    /// `-smp`'s value.
+    fn smp(&self) -> String {
+        match self.topology {
+            Some(topology) => format!("{},{topology}", self.cpus),
+            None => self.cpus.to_string(),
+        }
     }
 
     /// A target's default configuration (no features, no machine options),
     /// which the default matrix also runs with 1, 8 and the most CPUs.
     fn is_default(&self) -> bool {
-        self.features.is_empty() && self.machine_options.is_none()
+        self.features.is_empty() && self.machine_options.is_none() && self.topology.is_none()
     }
 
     /// The `-machine` value for `cpus` CPUs, if the board is not QEMU's
@@ -154,7 +164,7 @@ fn plan(args: &Args) -> Vec<Run> {
             }
             seen.push(cpus);
             let not_applicable = if cfg.fixed_cpus() && cpus != cfg.cpus {
-                Some(format!("n/a: {} has {} CPU", cfg.name, cfg.cpus))
+                Some(format!("n/a: {} has {} CPUs only", cfg.name, cfg.cpus))
             } else if cpus > max {
                 Some(format!(
                     "n/a: max {max} CPUs on {} {}",
@@ -184,6 +194,7 @@ struct Extra {
     features: &'static [&'static str],
     cpus: usize,
     machine_options: Option<&'static str>,
+    topology: Option<&'static str>,
 }
 
 const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
@@ -193,6 +204,7 @@ const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static st
         features,
         cpus: CPUS,
         machine_options: None,
+        topology: None,
     }
 }
 
@@ -214,6 +226,13 @@ const EXTRAS: &[Extra] = &[
     extra(Arch::Riscv64, "wide-areas", &["wide-areas"]),
     // A percpu 0.4-style script, without the `_percpu_area_*` symbols.
     extra(Arch::Riscv32, "legacy-script", &["legacy-script"]),
+    // Two sockets of three cores: APIC ids 0, 1, 2, 4, 5, 6 (each socket's
+    // core field is 2 bits wide), which only the MADT tells.
+    Extra {
+        cpus: 6,
+        topology: Some("sockets=2,cores=3"),
+        ..extra(Arch::X86_64, "sparse-apic-ids", &[])
+    },
 ];
 
 /// The matrix: every target with default features, then the extras.
@@ -224,6 +243,7 @@ fn matrix() -> Vec<Config> {
         features: &[],
         cpus: CPUS,
         machine_options: None,
+        topology: None,
     });
     let extras = EXTRAS.iter().map(|e| Config {
         name: format!("{}-{}", e.arch.name(), e.suffix),
@@ -231,6 +251,7 @@ fn matrix() -> Vec<Config> {
         features: e.features,
         cpus: e.cpus,
         machine_options: e.machine_options,
+        topology: e.topology,
     });
     defaults.chain(extras).collect()
 }
@@ -525,7 +546,7 @@ fn boot_kernel(cfg: &Config, elf: &Path, verbose: bool) -> Result<Boot> {
         cmd.args(["-machine", &machine]);
     }
     cmd.args(qemu.args)
-        .args(["-smp", &cfg.cpus.to_string(), "-kernel"])
+        .args(["-smp", &cfg.smp(), "-kernel"])
         .arg(elf)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
