@@ -32,7 +32,7 @@ impl Fdt {
     /// the header's `totalsize` bytes, which nothing writes while the
     /// returned value is used.
     pub unsafe fn at(addr: usize) -> Result<Fdt, Error> {
-        if addr == 0 || addr % 4 != 0 {
+        if addr == 0 || !addr.is_multiple_of(4) {
             return Err("no device tree address");
         }
         let word = |i: usize| u32::from_be(core::ptr::read_volatile((addr as *const u32).add(i)));
@@ -42,7 +42,7 @@ impl Fdt {
         let total = word(1) as usize;
         let (structs, strings) = (word(2) as usize, word(3) as usize);
         // Version 17's header is 40 bytes; the blocks follow it.
-        if total < 40 || total > 16 << 20 || structs >= total || strings > total {
+        if !(40..=16 << 20).contains(&total) || structs >= total || strings > total {
             return Err("device tree header out of bounds");
         }
         // SAFETY: the caller vouches for `total` bytes at `addr`.
