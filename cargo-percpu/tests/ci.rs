@@ -62,16 +62,24 @@ const OLD: &[(&str, u64)] = &[("__PERCPU_A", 8), ("__PERCPU_B", 8)];
 /// 16 to 52 bytes, and the area stays at one 64-byte stride.
 const NEW: &[(&str, u64)] = &[("__PERCPU_A", 8), ("__PERCPU_B", 40), ("__PERCPU_C", 4)];
 
-fn old_and_new() -> (String, String) {
+/// Writes OLD and NEW as `<test>-old` and `<test>-new`: tests run in
+/// parallel, each with its own files.
+fn old_and_new(test: &str) -> (String, String) {
     (
-        write("old", &GenElf::kernel(64, false, EM_X86_64, 4, OLD).build()),
-        write("new", &GenElf::kernel(64, false, EM_X86_64, 4, NEW).build()),
+        write(
+            &format!("{test}-old"),
+            &GenElf::kernel(64, false, EM_X86_64, 4, OLD).build(),
+        ),
+        write(
+            &format!("{test}-new"),
+            &GenElf::kernel(64, false, EM_X86_64, 4, NEW).build(),
+        ),
     )
 }
 
 #[test]
 fn the_diff_of_one_added_and_one_resized_variable_exactly() {
-    let (old, new) = old_and_new();
+    let (old, new) = old_and_new("exact");
     let (code, out, err) = exec(&["diff", &old, &new]);
     assert_eq!(code, 0, "{err}");
     let expected = format!(
@@ -115,10 +123,10 @@ result: every budget holds and every check of NEW passes
 
 #[test]
 fn a_diff_reads_saved_json_reports_too() {
-    let (old, new) = old_and_new();
+    let (old, new) = old_and_new("saved");
     let (_, saved, _) = exec(&["inspect", "--format", "json", &old]);
     schema::parse(&saved);
-    let saved_path = write("old.json", saved.as_bytes());
+    let saved_path = write("saved-old.json", saved.as_bytes());
     let (code, from_json, err) = exec(&["diff", &saved_path, &new]);
     let (_, from_elf, _) = exec(&["diff", &old, &new]);
     assert_eq!(code, 0, "{err}");
@@ -148,7 +156,7 @@ fn a_diff_reads_saved_json_reports_too() {
 
 #[test]
 fn every_budget_has_its_exit_status() {
-    let (old, new) = old_and_new();
+    let (old, new) = old_and_new("budgets");
     // (arguments, exit status, the budget's line that must show up)
     let cases: &[(&[&str], u8, &str)] = &[
         (
@@ -239,7 +247,7 @@ fn every_budget_has_its_exit_status() {
 
 #[test]
 fn format_flags_are_synonyms() {
-    let (_, new) = old_and_new();
+    let (_, new) = old_and_new("formats");
     let (_, canonical, _) = exec(&["inspect", "--format", "json", &new]);
     schema::parse(&canonical);
     for flag in [
@@ -271,7 +279,7 @@ fn format_flags_are_synonyms() {
 
 #[test]
 fn no_colour_unless_stdout_wants_it() {
-    let (old, new) = old_and_new();
+    let (old, new) = old_and_new("colour");
     let dir = scratch("cwd");
     for args in [
         &["inspect", &new][..],
@@ -305,7 +313,7 @@ fn no_colour_unless_stdout_wants_it() {
 #[test]
 fn colour_on_a_real_terminal() {
     // `script` gives the binary a pseudo-terminal; skip where it is missing.
-    let (_, new) = old_and_new();
+    let (_, new) = old_and_new("tty");
     let line = format!("{} inspect {new}", env!("CARGO_BIN_EXE_cargo-percpu"));
     let run = |no_color: bool| {
         let mut cmd = Command::new("script");
@@ -487,7 +495,7 @@ fn inspect_without_a_file_picks_the_only_binary_or_names_them() {
         "{err}"
     );
     // A file and build options together make no sense.
-    let (_, new) = old_and_new();
+    let (_, new) = old_and_new("no-file");
     assert_eq!(exec(&["inspect", &new, "--release"]).0, 2);
     assert_eq!(exec(&["inspect", &new, "--bin", "x"]).0, 2);
 }

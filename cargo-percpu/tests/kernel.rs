@@ -3,7 +3,7 @@
 //! for two targets, with and without debug information. Targets that are not
 //! installed are skipped, loudly.
 //!
-//! The builds share `target/tmp/test-kernel`, so that a second run only
+//! The builds stay in `target/tmp/test-kernel*`, so that a second run only
 //! relinks. The diff builds a copy of the kernel whose `vars.rs` ends with
 //! two more variables, once as OLD and once as NEW.
 
@@ -72,9 +72,11 @@ fn variable<'a>(report: &'a Value, short: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {short} in {report:#}"))
 }
 
-/// Builds the kernel in `dir` for `target` with `inspect --bin`, returns the report.
-fn build_and_inspect(dir: &Path, target: &str, extra: &[&str], env: &[(&str, &str)]) -> Value {
-    let tdir = target_dir("test-kernel").display().to_string();
+/// Builds the kernel in `dir` for `target` with `inspect --bin` into the
+/// target directory `tdir` (one per test: the tests run in parallel, and a
+/// copy of the kernel has the same artifact path), returns the report.
+fn build_and_inspect(dir: &Path, tdir: &str, target: &str, env: &[(&str, &str)]) -> Value {
+    let tdir = target_dir(tdir).display().to_string();
     let mut args = vec![
         "inspect",
         "--bin",
@@ -89,7 +91,6 @@ fn build_and_inspect(dir: &Path, target: &str, extra: &[&str], env: &[(&str, &st
         args.extend(["--target", target]);
     }
     args.extend(["--", "--target-dir", &tdir]);
-    args.extend(extra);
     let (code, out, err) = cargo_percpu(dir, &args, env);
     assert_eq!(code, 0, "{target}: {out}\n{err}");
     let report = schema::parse(&out);
@@ -117,7 +118,7 @@ fn build_and_inspect_the_test_kernel_on_two_targets_with_dwarf() {
         } else {
             &[]
         };
-        let report = build_and_inspect(&kernel, target, &[], env);
+        let report = build_and_inspect(&kernel, "test-kernel", target, env);
         assert_eq!(report["file"]["debug_info"], true, "{target}");
         // DWARF gives every variable of the kernel its type and alignment.
         for v in report["variables"].as_array().unwrap() {
@@ -251,7 +252,7 @@ fn the_diff_of_two_kernel_builds_exactly() {
             format!("{vars}{}", diff_vars(added, len)),
         )
         .unwrap();
-        let report = build_and_inspect(&copy, target, &[], &[]);
+        let report = build_and_inspect(&copy, "test-kernel-diff", target, &[]);
         let built = PathBuf::from(report["file"]["path"].as_str().unwrap());
         let kept = target_dir(&format!("test-kernel-{side}.elf"));
         std::fs::copy(&built, &kept).unwrap();
