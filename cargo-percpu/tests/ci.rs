@@ -397,7 +397,7 @@ fn ldscript_takes_the_target_of_the_cargo_configuration() {
     );
     assert!(
         out.starts_with(
-            "/* cargo percpu: rendered for arm, target armv7a-none-eabi, from --target. */"
+            "/* cargo percpu: rendered for armv7, target armv7a-none-eabi, from --target. */"
         ),
         "{out}"
     );
@@ -418,7 +418,10 @@ fn ldscript_takes_the_target_of_the_cargo_configuration() {
         &["ldscript", "--cpus", "2"],
         &[("CARGO_HOME", &bare_home)],
     );
-    if let Some(host) = cargo_percpu::ldscript::Arch::from_name(std::env::consts::ARCH) {
+    if let Some(host) = cargo_percpu::ldscript::Arch::from_target(&format!(
+        "{}-unknown-none",
+        std::env::consts::ARCH
+    )) {
         assert_eq!(code, 0);
         assert_eq!(
             out.lines().next().unwrap(),

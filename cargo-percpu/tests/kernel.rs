@@ -265,7 +265,7 @@ fn the_diff_of_two_kernel_builds_exactly() {
         "\
 old          {old}
 new          {new}
-template     69824 -> 69824 bytes (unchanged)
+template     69776 -> 69800 bytes (+24)
 area size    69824 -> 69824 bytes (unchanged)
 areas        4 -> 4 (unchanged)
 reserved     279296 -> 279296 bytes (unchanged)
