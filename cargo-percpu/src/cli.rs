@@ -47,7 +47,17 @@ Examples:
 
   # Build the package's binary (release, for the configured target) and inspect it:
   $ cargo percpu inspect --bin kernel --release --cpus 4
-  # An ELF file you already have, as JSON, failing if an area exceeds 64 KiB:
+  file       target/riscv64gc-unknown-none-elf/release/kernel
+             ELF64 little-endian riscv64 executable, entry 0x80200000, DWARF
+  ...
+  variables (2)
+        offset      size  align   name: type
+           0x0         8      8   kernel::CPU_ID: usize
+           0x8        64      8   kernel::irq::STATS: kernel::irq::Stats
+  ...
+  result: every check passed
+
+  # An ELF file you already have, as JSON, failing (exit 1) if an area exceeds 64 KiB:
   $ cargo percpu inspect target/x86_64-unknown-none/release/kernel --format json --max-area-size 64K";
 
 const DIFF_EXAMPLE: &str = "\
