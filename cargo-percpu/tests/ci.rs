@@ -300,6 +300,7 @@ fn no_colour_unless_stdout_wants_it() {
         json.push("--json");
         let (_, out, _) = exec_in(&dir, &json, &[("CLICOLOR_FORCE", "1")]);
         assert!(!out.contains('\x1b'));
+        schema::parse(&out);
     }
     // The library entry point: styled only when asked.
     let (mut out, mut err) = (Vec::new(), Vec::new());
