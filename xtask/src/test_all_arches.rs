@@ -614,6 +614,7 @@ mod tests {
     fn report(variables: &[(&str, u64)], checks: &[(&str, bool)]) -> Report {
         Report {
             schema_version: cargo_percpu::report::SCHEMA_VERSION,
+            document: cargo_percpu::report::DOCUMENT.into(),
             file: FileReport {
                 path: "k".into(),
                 class: "ELF64".into(),
@@ -621,6 +622,7 @@ mod tests {
                 machine: "aarch64".into(),
                 kind: "executable".into(),
                 entry: 0,
+                debug_info: false,
             },
             section: None,
             template: TemplateReport {
@@ -639,6 +641,8 @@ mod tests {
                     offset,
                     size: 1,
                     align: 1,
+                    align_inferred: true,
+                    type_name: None,
                 })
                 .collect(),
             checks: checks
