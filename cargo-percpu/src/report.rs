@@ -86,6 +86,12 @@ pub struct TemplateReport {
     pub stride: u64,
     /// How many areas the section reserves: memory size / stride.
     pub areas: u64,
+    /// Where each area's dynamic region (run-time allocations, `--dynamic`)
+    /// starts: the template's end rounded up to
+    /// `percpu_layout::DYNAMIC_ALIGN`.
+    pub dynamic_start: u64,
+    /// Bytes of dynamic region per area: the stride after `dynamic_start`.
+    pub dynamic_size: u64,
 }
 
 /// One per-CPU variable.
@@ -109,6 +115,9 @@ pub struct Variable {
     /// Its type as Rust spells it (`usize`, `[u8; 4096]`,
     /// `kernel::sched::RunQueue`), when DWARF names it.
     pub type_name: Option<String>,
+    /// One of the runtime's own variables (`percpu::…`: x86_64's
+    /// `SELF_PTR`, the debug-build borrow table), not the program's.
+    pub bookkeeping: bool,
 }
 
 /// One named check.
@@ -180,6 +189,12 @@ pub mod checks {
     pub const TEMPLATE_BOUNDS: &str = "template-bounds";
     /// Every offset fits the reach of the access sequence.
     pub const REACH: &str = "reach";
+}
+
+/// Whether a variable is the runtime's own: it lives in the `percpu`
+/// crate itself.
+pub fn is_bookkeeping(name: &str) -> bool {
+    name.starts_with("percpu::")
 }
 
 /// Inspects a file: maps it and reads it.
@@ -263,6 +278,8 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
                 align: 0,
                 stride: 0,
                 areas: 0,
+                dynamic_start: 0,
+                dynamic_size: 0,
             },
             variables: Vec::new(),
             checks,
@@ -288,6 +305,8 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         align,
         stride,
         areas: sec.mem_size / stride,
+        dynamic_start: percpu_layout::dynamic_start(size),
+        dynamic_size: stride.saturating_sub(percpu_layout::dynamic_start(size)),
     };
 
     let section_align = sec.align.max(1);
@@ -307,8 +326,10 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
                 (0, Some(size)) => size,
                 (size, _) => size,
             };
+            let name = variable_name(&raw.symbol);
             Variable {
-                name: variable_name(&raw.symbol),
+                bookkeeping: is_bookkeeping(&name),
+                name,
                 symbol: raw.symbol.clone(),
                 offset,
                 size,
@@ -625,6 +646,15 @@ pub fn render_styled(report: &Report) -> String {
                 "template   {:#x} .. {:#x}: {} bytes, stride {}, {} areas reserved",
                 t.start, t.end, t.size, t.stride, t.areas
             );
+            if t.dynamic_size > 0 {
+                let _ = writeln!(
+                    out,
+                    "dynamic    {:#x} .. {:#x} of every area: {} bytes for run-time allocations",
+                    t.dynamic_start,
+                    t.dynamic_start + t.dynamic_size,
+                    t.dynamic_size
+                );
+            }
         }
     }
     let _ = writeln!(out);
@@ -658,7 +688,17 @@ pub fn render_styled(report: &Report) -> String {
                 match &v.type_name {
                     Some(ty) => format!(": {ty}"),
                     None => String::new(),
-                }
+                } + if v.bookkeeping { "  (runtime)" } else { "" }
+            );
+        }
+        if report.variables.iter().any(|v| v.bookkeeping) {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(
+                    style::NOTE,
+                    "  (runtime): the percpu runtime's own bookkeeping, not a variable of the program"
+                )
             );
         }
         if report.variables.iter().any(|v| v.align_inferred) {

@@ -366,13 +366,23 @@ fn json_follows_the_schema() {
     );
     assert_eq!(
         keys(&value["template"]),
-        ["align", "areas", "end", "size", "start", "stride"]
+        [
+            "align",
+            "areas",
+            "dynamic_size",
+            "dynamic_start",
+            "end",
+            "size",
+            "start",
+            "stride"
+        ]
     );
     assert_eq!(
         keys(&value["variables"][0]),
         [
             "align",
             "align_inferred",
+            "bookkeeping",
             "name",
             "offset",
             "size",

@@ -265,21 +265,21 @@ fn the_diff_of_two_kernel_builds_exactly() {
         "\
 old          {old}
 new          {new}
-template     69776 -> 69800 bytes (+24)
-area size    69824 -> 69824 bytes (unchanged)
+template     69784 -> 69808 bytes (+24)
+area size    73920 -> 73920 bytes (unchanged)
 areas        4 -> 4 (unchanged)
-reserved     279296 -> 279296 bytes (unchanged)
+reserved     295680 -> 295680 bytes (unchanged)
 
 added (1)
-  +    0x11098         4  percpu_test_kernel::vars::DIFF_ADDED: u32
+  +    0x110a0         4  percpu_test_kernel::vars::DIFF_ADDED: u32
 
 removed (0)
 
 moved (1)
-       0x11088 -> 0x110a0            8  percpu::arch::x86_64::SELF_PTR
+       0x11090 -> 0x110a8            8  percpu::arch::x86_64::SELF_PTR
 
 resized (1)
-       0x11080         8 -> 24        percpu_test_kernel::vars::DIFF_RESIZED
+       0x11088         8 -> 24        percpu_test_kernel::vars::DIFF_RESIZED
 
 checks that changed state (0)
 
