@@ -1,30 +1,81 @@
-//! The command line: `cargo percpu ldscript …` and `cargo percpu inspect …`.
+//! The command line: `cargo percpu ldscript …`, `cargo percpu inspect …`
+//! and `cargo percpu diff …`.
 //!
 //! [`run`] is the whole program minus the process: tests drive it with
-//! in-memory output. Exit status: 0 when all is well, 1 when an inspected
-//! file fails a check, 2 for a usage error or a file that can't be read.
+//! in-memory output. Exit status: [`EXIT_OK`] when all is well,
+//! [`EXIT_CHECK_FAILED`] when a check fails or a budget is broken,
+//! [`EXIT_ERROR`] for a usage error or a file that can't be read, and cargo's
+//! own status when the build that `inspect --bin` runs fails.
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cargo_build::{self, ArtifactKind, BuildError, BuildRequest};
+use crate::cargo_config::{self, TargetSource};
+use crate::diff::{self, Budgets};
 use crate::json;
 use crate::ldscript::{self, Arch, Kind, Options, DEFAULT_ALIGN};
 use crate::report::{self, InspectOptions};
+use crate::style;
 
 /// Exit status: everything passed.
 pub const EXIT_OK: u8 = 0;
-/// Exit status: an inspected file failed a check.
+/// Exit status: an inspected file failed a check, or a budget is broken.
 pub const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit status: bad arguments, or a file that is not a usable ELF.
 pub const EXIT_ERROR: u8 = 2;
 
-/// Render per-CPU linker scripts and inspect ELF files.
+const EXIT_CODES: &str = "\
+Exit status: 0 every check passes and every budget holds; 1 a check fails or a
+budget is broken; 2 bad arguments or a file that is not a usable ELF; when
+`inspect --bin` builds and cargo fails, cargo's own exit status.";
+
+const LDSCRIPT_EXAMPLE: &str = "\
+Example: the whole script of an 8-CPU kernel, for the target that
+.cargo/config.toml names (or --target), written where build.rs finds it:
+
+  $ cargo percpu ldscript --cpus 8 --full -o kernel.ld
+  $ head -1 kernel.ld
+  /* cargo percpu: rendered for riscv64, target riscv64gc-unknown-none-elf, from build.target in .cargo/config.toml. */";
+
+const INSPECT_EXAMPLE: &str = "\
+Examples:
+
+  # Build the package's binary (release, for the configured target) and inspect it:
+  $ cargo percpu inspect --bin kernel --release --cpus 4
+  file       target/riscv64gc-unknown-none-elf/release/kernel
+             ELF64 little-endian riscv64 executable, entry 0x80200000, DWARF
+  ...
+  variables (2)
+        offset      size  align   name: type
+           0x0         8      8   kernel::CPU_ID: usize
+           0x8        64      8   kernel::irq::STATS: kernel::irq::Stats
+  ...
+  result: every check passed
+
+  # An ELF file you already have, as JSON, failing (exit 1) if an area exceeds 64 KiB:
+  $ cargo percpu inspect target/x86_64-unknown-none/release/kernel --format json --max-area-size 64K";
+
+const DIFF_EXAMPLE: &str = "\
+Example: what a change did to the per-CPU data, failing the CI job when the
+template grew by more than 256 bytes since the last release:
+
+  $ cargo percpu diff last-release.json target/x86_64-unknown-none/release/kernel --max-growth 256
+  ...
+  added (1)
+    +    0x11098         4  kernel::vars::RX_QUEUE: u32
+  ...
+  result: budget broken: max-growth
+
+OLD and NEW are ELF files, or reports that `inspect --format json` printed.";
+
+/// Render per-CPU linker scripts, inspect ELF files, and compare two builds.
 #[derive(Debug, Parser)]
-#[command(name = "cargo-percpu", bin_name = "cargo percpu", version)]
+#[command(name = "cargo-percpu", bin_name = "cargo percpu", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -35,9 +86,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the `.percpu` linker-script fragment, or a whole script.
+    #[command(after_help = LDSCRIPT_EXAMPLE)]
     Ldscript(LdscriptArgs),
-    /// Show the `.percpu` layout of an ELF file and check it.
+    /// Show the `.percpu` layout of an ELF file (or of a binary it builds) and check it.
+    #[command(after_help = INSPECT_EXAMPLE)]
     Inspect(InspectArgs),
+    /// Compare the `.percpu` layouts of two builds, with budgets for CI.
+    #[command(after_help = DIFF_EXAMPLE)]
+    Diff(DiffArgs),
 }
 
 /// The arguments of `ldscript`.
@@ -49,10 +105,10 @@ pub struct LdscriptArgs {
     /// Area alignment: the stride is the template rounded up to it (a power of two ≥ 64).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ALIGN, value_parser = parse_number)]
     pub align: u64,
-    /// The architecture; default x86_64.
+    /// The architecture; default: that of the target.
     #[arg(long, value_name = "ARCH", conflicts_with = "target", help = arch_help())]
     pub arch: Option<String>,
-    /// Pick the architecture from a target triple, such as aarch64-unknown-none.
+    /// The target triple, such as aarch64-unknown-none; default: cargo's build.target, else the host.
     #[arg(long, value_name = "TRIPLE")]
     pub target: Option<String>,
     /// Print a complete linker script for a minimal kernel.
@@ -76,14 +132,42 @@ pub struct LdscriptArgs {
     pub output: Option<PathBuf>,
 }
 
-/// The arguments of `inspect`.
+/// How a report is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people, in colour on a terminal.
+    Human,
+    /// One JSON document (docs/inspect-json.md).
+    Json,
+}
+
+/// The output flags every report takes.
 #[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// The ELF file: an executable, a shared object or a relocatable object.
-    pub file: PathBuf,
-    /// Print one JSON document instead of text.
-    #[arg(long)]
+pub struct OutputArgs {
+    /// The output format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// The same as --format json.
+    #[arg(long, conflicts_with_all = ["format", "message_format"])]
     pub json: bool,
+    /// The same as --format, for cargo habits: human or json (json-* counts as json).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_message_format, conflicts_with = "format")]
+    pub message_format: Option<Format>,
+}
+
+impl OutputArgs {
+    /// The format asked for; human by default.
+    pub fn format(&self) -> Format {
+        if self.json {
+            return Format::Json;
+        }
+        self.format.or(self.message_format).unwrap_or(Format::Human)
+    }
+}
+
+/// What the layout was rendered with.
+#[derive(Debug, Args)]
+pub struct LayoutArgs {
     /// Also check that the reservation holds at least N areas.
     #[arg(long, value_name = "N")]
     pub cpus: Option<u64>,
@@ -92,10 +176,175 @@ pub struct InspectArgs {
     pub align: u64,
 }
 
+impl LayoutArgs {
+    /// The inspection options, validated.
+    pub fn options(&self) -> anyhow::Result<InspectOptions> {
+        let cpus = match self.cpus {
+            None => None,
+            Some(0) => bail!("the CPU count must be at least 1"),
+            Some(n) => Some(usize::try_from(n).context("the CPU count does not fit usize")?),
+        };
+        Ok(InspectOptions {
+            cpus,
+            align: self.align,
+        })
+    }
+}
+
+/// The budgets of a CI job.
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// Fail (exit 1) when one CPU's area (the stride) is larger than SIZE bytes (suffixes K, M, G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_area_size: Option<u64>,
+    /// Fail (exit 1) when the template grew by more than BYTES from OLD to NEW.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_growth: Option<u64>,
+}
+
+impl BudgetArgs {
+    /// The budgets.
+    pub fn budgets(&self) -> Budgets {
+        Budgets {
+            max_area_size: self.max_area_size,
+            max_growth: self.max_growth,
+        }
+    }
+}
+
+/// How `inspect --bin` builds, as `cargo build` takes it.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Build for this target; default: cargo's build.target, else the host.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Build with the release profile.
+    #[arg(long, conflicts_with = "profile")]
+    pub release: bool,
+    /// Build with this profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The package to build.
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub package: Option<String>,
+    /// Features to enable (comma- or space-separated; repeatable).
+    #[arg(short = 'F', long, value_name = "FEATURES", value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Enable every feature.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not enable the default feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// The package's Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
+
+impl BuildArgs {
+    fn any(&self) -> bool {
+        self.target.is_some()
+            || self.release
+            || self.profile.is_some()
+            || self.package.is_some()
+            || !self.features.is_empty()
+            || self.all_features
+            || self.no_default_features
+            || self.manifest_path.is_some()
+    }
+}
+
+/// The arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The ELF file: an executable, a shared object or a relocatable object.
+    /// Without it, `inspect` builds the package's binary (see --bin).
+    #[arg(conflicts_with_all = ["bin", "example", "diff"])]
+    pub file: Option<PathBuf>,
+    /// Build this binary with cargo and inspect it.
+    #[arg(long, value_name = "NAME", conflicts_with = "example")]
+    pub bin: Option<String>,
+    /// Build this example with cargo and inspect it.
+    #[arg(long, value_name = "NAME")]
+    pub example: Option<String>,
+    /// Compare two builds instead, as `cargo percpu diff OLD NEW` does.
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with_all = ["bin", "example"])]
+    pub diff: Option<Vec<PathBuf>>,
+    /// How to build.
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// How to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// What the layout was rendered with.
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    /// Budgets.
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
+    /// Arguments for `cargo build`, after `--`.
+    #[arg(last = true, value_name = "CARGO_ARGS")]
+    pub cargo_args: Vec<OsString>,
+}
+
+/// The arguments of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier build: an ELF file or an `inspect --format json` report.
+    pub old: PathBuf,
+    /// The later build: an ELF file or an `inspect --format json` report.
+    pub new: PathBuf,
+    /// How to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// What the layouts were rendered with.
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    /// Budgets.
+    #[command(flatten)]
+    pub budgets: BudgetArgs,
+}
+
+fn parse_message_format(text: &str) -> Result<Format, String> {
+    match text {
+        "human" | "short" => Ok(Format::Human),
+        _ if text == "json" || text.starts_with("json-") => Ok(Format::Json),
+        _ => Err(format!("`{text}` is neither human nor json")),
+    }
+}
+
+/// Parses a size: a number as [`parse_number`] reads it, optionally followed
+/// by `K`, `M` or `G` (binary: 1024, with or without `iB`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let (digits, shift) = [
+        ("kib", 10),
+        ("mib", 20),
+        ("gib", 30),
+        ("k", 10),
+        ("m", 20),
+        ("g", 30),
+    ]
+    .iter()
+    .find_map(|(suffix, shift)| {
+        // `0x1k` is not hex for 0x1b: only decimal takes a suffix.
+        lower
+            .strip_suffix(suffix)
+            .filter(|rest| !rest.starts_with("0x"))
+            .map(|rest| (rest, *shift))
+    })
+    .unwrap_or((lower.as_str(), 0));
+    let value = parse_number(digits).map_err(|_| format!("`{text}` is not a size"))?;
+    value
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` does not fit 64 bits"))
+}
+
 /// `--arch`'s help, with every architecture's name.
 fn arch_help() -> String {
     format!(
-        "The architecture ({}); default x86_64",
+        "The architecture ({}); default: that of the target",
         Arch::ALL.map(Arch::name).join(", ")
     )
 }
@@ -116,18 +365,27 @@ pub fn parse_number(text: &str) -> Result<u64, String> {
     u64::from_str_radix(digits, radix).map_err(|err| format!("`{text}` is not a number: {err}"))
 }
 
-/// The options of an `ldscript` invocation, validated.
-pub fn ldscript_options(args: &LdscriptArgs) -> anyhow::Result<(Kind, Options)> {
-    let arch = match (&args.arch, &args.target) {
-        (Some(name), _) => Arch::from_name(name).with_context(|| {
-            format!(
-                "unknown architecture `{name}` (expected one of {})",
-                Arch::ALL.map(Arch::name).join(", ")
-            )
-        })?,
-        (None, Some(triple)) => Arch::from_target(triple)
-            .with_context(|| format!("unknown or unsupported target `{triple}`"))?,
-        (None, None) => Arch::X86_64,
+/// The options of an `ldscript` invocation, validated, and what the script
+/// is rendered for (the header's words).
+pub fn ldscript_options(args: &LdscriptArgs) -> anyhow::Result<(Kind, Options, String)> {
+    let (arch, rendered_for) = match &args.arch {
+        Some(name) => (
+            Arch::from_name(name).with_context(|| {
+                format!(
+                    "unknown architecture `{name}` (expected one of {})",
+                    Arch::ALL.map(Arch::name).join(", ")
+                )
+            })?,
+            "from --arch".to_string(),
+        ),
+        None => {
+            let target = build_target(args.target.as_deref())?;
+            let arch = target.arch().with_context(|| match &target.triple {
+                Some(triple) => format!("unknown or unsupported target `{triple}` ({target})"),
+                None => format!("no linker script for {target}: pass --target or --arch"),
+            })?;
+            (arch, target.to_string())
+        }
     };
     let Ok(cpus) = usize::try_from(args.cpus) else {
         bail!("{} CPUs do not fit this host's usize", args.cpus);
@@ -147,13 +405,31 @@ pub fn ldscript_options(args: &LdscriptArgs) -> anyhow::Result<(Kind, Options)> 
         non_zero_vma: args.non_zero_vma,
         dynamic: args.dynamic,
     };
-    Ok((kind, opts))
+    Ok((kind, opts, rendered_for))
+}
+
+/// The first line of a script `ldscript` prints: what it was rendered for.
+pub fn script_header(arch: Arch, rendered_for: &str) -> String {
+    // Nothing in the line may end the comment early.
+    let what = rendered_for.replace("*/", "* /").replace('\n', " ");
+    format!("/* cargo percpu: rendered for {arch}, {what}. */")
+}
+
+/// The target cargo would build for here (see [`cargo_config`]).
+fn build_target(explicit: Option<&str>) -> anyhow::Result<cargo_config::BuildTarget> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let env = |name: &str| std::env::var(name).ok();
+    cargo_config::build_target(explicit, &cwd, &env).map_err(anyhow::Error::msg)
 }
 
 /// `cargo percpu ldscript`: renders and prints (or writes) the script.
 pub fn run_ldscript(args: &LdscriptArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let (kind, opts) = ldscript_options(args)?;
-    let script = ldscript::render(kind, &opts)?;
+    let (kind, opts, rendered_for) = ldscript_options(args)?;
+    let script = format!(
+        "{}\n{}",
+        script_header(opts.arch, &rendered_for),
+        ldscript::render(kind, &opts)?
+    );
     match &args.output {
         Some(path) => std::fs::write(path, script)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -162,31 +438,142 @@ pub fn run_ldscript(args: &LdscriptArgs, out: &mut dyn Write) -> anyhow::Result<
     Ok(())
 }
 
-/// `cargo percpu inspect`: prints the report; `Ok(true)` when every check
-/// passed, `Err` when the file can't be read or isn't a usable ELF.
-pub fn run_inspect(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<bool> {
-    let cpus = match args.cpus {
-        None => None,
-        Some(0) => bail!("the CPU count must be at least 1"),
-        Some(n) => Some(usize::try_from(n).context("the CPU count does not fit usize")?),
-    };
-    let opts = InspectOptions {
-        cpus,
-        align: args.align,
-    };
-    let report = report::inspect_path(&args.file, &opts)?;
-    if args.json {
-        writeln!(out, "{}", json::to_json(&report))?;
-    } else {
-        out.write_all(report::render_text(&report).as_bytes())?;
+/// Prints a report or a diff in `format`.
+fn emit<T: serde::Serialize>(
+    out: &mut dyn Write,
+    format: Format,
+    colour: bool,
+    document: &T,
+    styled: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => writeln!(out, "{}", json::to_json(document))?,
+        Format::Human => out.write_all(style::finish(&styled(document), colour).as_bytes())?,
     }
+    Ok(())
+}
+
+/// `cargo percpu inspect`: builds when asked to, prints the report;
+/// `Ok(true)` when every check passed and every budget holds, `Err` when the
+/// file can't be read or isn't a usable ELF, or the build fails.
+pub fn run_inspect(args: &InspectArgs, out: &mut dyn Write, colour: bool) -> anyhow::Result<bool> {
+    let opts = args.layout.options()?;
+    if let Some(paths) = &args.diff {
+        if args.build.any() || !args.cargo_args.is_empty() {
+            bail!("--diff compares two files: it takes no build option");
+        }
+        let [old, new] = paths.as_slice() else {
+            bail!("--diff takes two files, OLD and NEW");
+        };
+        return run_diff_files(
+            old,
+            new,
+            &opts,
+            &args.budgets,
+            args.output.format(),
+            out,
+            colour,
+        );
+    }
+    if args.budgets.max_growth.is_some() {
+        bail!("--max-growth compares two builds: use --diff OLD NEW (or cargo percpu diff)");
+    }
+    let path = match &args.file {
+        Some(file) => {
+            if args.build.any() || !args.cargo_args.is_empty() {
+                bail!("build options (--target, --release, …) need --bin or --example, not a file");
+            }
+            file.clone()
+        }
+        None => build_artifact(args)?,
+    };
+    let mut report = report::inspect_path(&path, &opts)?;
+    if let Some(max) = args.budgets.max_area_size {
+        report.checks.push(diff::area_size_budget(&report, max));
+    }
+    emit(
+        out,
+        args.output.format(),
+        colour,
+        &report,
+        report::render_styled,
+    )?;
     Ok(report.passed())
 }
 
-/// Runs the program on `args` (including the program name) and returns the
-/// exit status. Accepts the extra `percpu` argument that cargo passes to a
-/// `cargo-percpu` subcommand.
+/// Builds the binary or example that `inspect` names, for the target cargo
+/// would pick here.
+fn build_artifact(args: &InspectArgs) -> anyhow::Result<PathBuf> {
+    let b = &args.build;
+    let target = build_target(b.target.as_deref())?;
+    let (kind, name) = match (&args.bin, &args.example) {
+        (_, Some(example)) => (ArtifactKind::Example, Some(example.clone())),
+        (bin, None) => (ArtifactKind::Bin, bin.clone()),
+    };
+    let req = BuildRequest {
+        kind,
+        name,
+        target: match target.source {
+            TargetSource::Host => None,
+            _ => target.triple,
+        },
+        release: b.release,
+        profile: b.profile.clone(),
+        package: b.package.clone(),
+        features: b.features.clone(),
+        all_features: b.all_features,
+        no_default_features: b.no_default_features,
+        manifest_path: b.manifest_path.clone(),
+        extra: args.cargo_args.clone(),
+    };
+    Ok(cargo_build::build(&req)?)
+}
+
+/// `cargo percpu diff`: `Ok(true)` when every budget holds and NEW passes
+/// every check.
+pub fn run_diff(args: &DiffArgs, out: &mut dyn Write, colour: bool) -> anyhow::Result<bool> {
+    let opts = args.layout.options()?;
+    run_diff_files(
+        &args.old,
+        &args.new,
+        &opts,
+        &args.budgets,
+        args.output.format(),
+        out,
+        colour,
+    )
+}
+
+fn run_diff_files(
+    old: &Path,
+    new: &Path,
+    opts: &InspectOptions,
+    budgets: &BudgetArgs,
+    format: Format,
+    out: &mut dyn Write,
+    colour: bool,
+) -> anyhow::Result<bool> {
+    let old = diff::load(old, opts)?;
+    let new = diff::load(new, opts)?;
+    let result = diff::diff(&old, &new, &budgets.budgets());
+    emit(out, format, colour, &result, diff::render_styled)?;
+    Ok(result.passed())
+}
+
+/// Runs the program on `args` (including the program name) without colour
+/// and returns the exit status; see [`run_with_colour`].
 pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    run_with_colour(args, out, err, false)
+}
+
+/// Runs the program on `args` (including the program name) and returns the
+/// exit status; text reports are in colour when `colour`. Accepts the extra
+/// `percpu` argument that cargo passes to a `cargo-percpu` subcommand.
+pub fn run_with_colour<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
@@ -210,7 +597,8 @@ where
     };
     let result = match &cli.command {
         Command::Ldscript(args) => run_ldscript(args, out).map(|()| true),
-        Command::Inspect(args) => run_inspect(args, out),
+        Command::Inspect(args) => run_inspect(args, out, colour),
+        Command::Diff(args) => run_diff(args, out, colour),
     };
     let _ = out.flush();
     match result {
@@ -219,7 +607,14 @@ where
         Err(e) => {
             // One line, whatever the cause chain.
             let _ = writeln!(err, "error: {}", format!("{e:#}").replace('\n', " "));
-            EXIT_ERROR
+            match e.downcast_ref::<BuildError>() {
+                // Cargo's own status, as far as a u8 carries it.
+                Some(BuildError::Cargo(code)) => u8::try_from(*code)
+                    .ok()
+                    .filter(|c| *c != 0)
+                    .unwrap_or(EXIT_ERROR),
+                _ => EXIT_ERROR,
+            }
         }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! The [`ldscript`] renderer is `percpu_layout`'s, re-exported, and is
 //! always built: a kernel's `build.rs` uses it with `default-features =
-//! false` (or `percpu_layout` itself). Everything else (the ELF inspector,
-//! its JSON form and the command line) is behind the default `cli` feature.
+//! false` (or `percpu_layout` itself). Everything else (the ELF inspector
+//! and its DWARF reader, the diff, the JSON form, the cargo runner and the
+//! command line) is behind the default `cli` feature.
 
 #![deny(missing_docs)]
 
@@ -13,10 +14,20 @@ pub use percpu_layout as layout;
 pub use percpu_layout::ldscript;
 
 #[cfg(feature = "cli")]
+pub mod cargo_build;
+#[cfg(feature = "cli")]
+pub mod cargo_config;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod diff;
+#[cfg(feature = "cli")]
+pub mod dwarf;
 #[cfg(feature = "cli")]
 pub mod elf;
 #[cfg(feature = "cli")]
 pub mod json;
 #[cfg(feature = "cli")]
 pub mod report;
+#[cfg(feature = "cli")]
+pub mod style;

@@ -6,7 +6,13 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let code = cargo_percpu::cli::run(std::env::args_os(), &mut stdout.lock(), &mut stderr.lock());
+    let colour = cargo_percpu::style::colour_wanted();
+    let code = cargo_percpu::cli::run_with_colour(
+        std::env::args_os(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+        colour,
+    );
     let _ = std::io::stdout().flush();
     ExitCode::from(code)
 }

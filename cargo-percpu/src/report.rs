@@ -4,9 +4,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::dwarf::{self, DebugInfo};
 use crate::elf::{self, ElfError, ElfFacts};
+use crate::style::{self, paint};
 use percpu_layout::{area_stride, is_area_align, symbols, DEFAULT_AREA_ALIGN, VARIABLE_PREFIX};
 
 /// What to check beyond the defaults.
@@ -29,7 +31,7 @@ impl Default for InspectOptions {
 }
 
 /// The header facts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileReport {
     /// The path as given.
     pub path: String,
@@ -44,10 +46,13 @@ pub struct FileReport {
     pub kind: String,
     /// `e_entry`.
     pub entry: u64,
+    /// Whether the file carries DWARF (`.debug_info`) that the report read
+    /// types and alignments from.
+    pub debug_info: bool,
 }
 
 /// The `.percpu` section.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SectionReport {
     /// Always true: an absent section is `null` in JSON.
     pub present: bool,
@@ -66,7 +71,7 @@ pub struct SectionReport {
 }
 
 /// The template, CPU 0's area: `_percpu_load_start .. _percpu_load_end`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateReport {
     /// `_percpu_load_start` (the section's VMA when the symbol is missing).
     pub start: u64,
@@ -81,10 +86,16 @@ pub struct TemplateReport {
     pub stride: u64,
     /// How many areas the section reserves: memory size / stride.
     pub areas: u64,
+    /// Where each area's dynamic region (run-time allocations, `--dynamic`)
+    /// starts: the template's end rounded up to
+    /// `percpu_layout::DYNAMIC_ALIGN`.
+    pub dynamic_start: u64,
+    /// Bytes of dynamic region per area: the stride after `dynamic_start`.
+    pub dynamic_size: u64,
 }
 
 /// One per-CPU variable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variable {
     /// The name as the user wrote it: demangled, without `__PERCPU_`.
     pub name: String,
@@ -92,16 +103,25 @@ pub struct Variable {
     pub symbol: String,
     /// Its offset in every area.
     pub offset: u64,
-    /// Its size.
+    /// Its size: the symbol's, or its type's in DWARF when the symbol has none.
     pub size: u64,
-    /// The alignment its offset guarantees: the largest power of two that
-    /// divides it, at most the section's alignment (ELF keeps no alignment
-    /// per symbol).
+    /// Its alignment: from DWARF when the file has it for this variable;
+    /// otherwise inferred, see [`Variable::align_inferred`].
     pub align: u64,
+    /// True when `align` is not known but inferred from the offset: the
+    /// largest power of two that divides it, at most the section's alignment
+    /// (ELF keeps no alignment per symbol).
+    pub align_inferred: bool,
+    /// Its type as Rust spells it (`usize`, `[u8; 4096]`,
+    /// `kernel::sched::RunQueue`), when DWARF names it.
+    pub type_name: Option<String>,
+    /// One of the runtime's own variables (`percpu::…`: x86_64's
+    /// `SELF_PTR`, the debug-build borrow table), not the program's.
+    pub bookkeeping: bool,
 }
 
 /// One named check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     /// A stable name, such as `template-in-file`.
     pub name: String,
@@ -111,15 +131,21 @@ pub struct Check {
     pub detail: String,
 }
 
-/// The version of the JSON schema, `schema_version` in the document (see
-/// [`crate::json`]).
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the JSON schema, `schema_version` in every document (see
+/// [`crate::json`] and `docs/inspect-json.md`).
+///
+/// 2: variables gained `align_inferred` and `type_name` (from DWARF, so
+/// `align` is the real alignment when the file has debug information),
+/// `file` gained `debug_info`, and every document gained `document`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything `cargo percpu inspect` reports.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The JSON schema version, [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// What the document is: [`DOCUMENT`].
+    pub document: String,
     /// The header.
     pub file: FileReport,
     /// The section, if present.
@@ -144,6 +170,9 @@ impl Report {
     }
 }
 
+/// The `document` of an inspection report.
+pub const DOCUMENT: &str = "inspect";
+
 /// Check names, in report order.
 pub mod checks {
     /// `.percpu` exists.
@@ -160,6 +189,12 @@ pub mod checks {
     pub const TEMPLATE_BOUNDS: &str = "template-bounds";
     /// Every offset fits the reach of the access sequence.
     pub const REACH: &str = "reach";
+}
+
+/// Whether a variable is the runtime's own: it lives in the `percpu`
+/// crate itself.
+pub fn is_bookkeeping(name: &str) -> bool {
+    name.starts_with("percpu::")
 }
 
 /// Inspects a file: maps it and reads it.
@@ -192,7 +227,9 @@ pub fn inspect_bytes(data: &[u8], path: &str, opts: &InspectOptions) -> Result<R
         )));
     }
     let facts = elf::read(data)?;
-    Ok(build(&facts, path, opts))
+    let wanted = facts.variables.iter().map(|v| v.symbol.as_str()).collect();
+    let debug = dwarf::read(data, &wanted);
+    Ok(build(&facts, &debug, path, opts))
 }
 
 /// Strips the mangling and the `__PERCPU_` prefix of the last path segment.
@@ -211,7 +248,7 @@ pub fn variable_name(symbol: &str) -> String {
     }
 }
 
-fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
+fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions) -> Report {
     let f = &facts.file;
     let file = FileReport {
         path: path.to_string(),
@@ -220,6 +257,7 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
         machine: f.machine_name(),
         kind: f.kind_name().to_string(),
         entry: f.entry,
+        debug_info: debug.present,
     };
     let mut checks = Vec::new();
     let Some(sec) = facts.section.as_ref() else {
@@ -230,6 +268,7 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
         });
         return Report {
             schema_version: SCHEMA_VERSION,
+            document: DOCUMENT.into(),
             file,
             section: None,
             template: TemplateReport {
@@ -239,6 +278,8 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
                 align: 0,
                 stride: 0,
                 areas: 0,
+                dynamic_start: 0,
+                dynamic_size: 0,
             },
             variables: Vec::new(),
             checks,
@@ -264,6 +305,8 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
         align,
         stride,
         areas: sec.mem_size / stride,
+        dynamic_start: percpu_layout::dynamic_start(size),
+        dynamic_size: stride.saturating_sub(percpu_layout::dynamic_start(size)),
     };
 
     let section_align = sec.align.max(1);
@@ -272,17 +315,27 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
         .iter()
         .map(|raw| {
             let offset = raw.value.wrapping_sub(start);
-            let align = if offset == 0 {
+            let inferred = if offset == 0 {
                 section_align
             } else {
                 (1u64 << offset.trailing_zeros()).min(section_align)
             };
+            let info = debug.variables.get(&raw.symbol);
+            let known_align = info.and_then(|i| i.align).filter(|a| *a > 0);
+            let size = match (raw.size, info.and_then(|i| i.size)) {
+                (0, Some(size)) => size,
+                (size, _) => size,
+            };
+            let name = variable_name(&raw.symbol);
             Variable {
-                name: variable_name(&raw.symbol),
+                bookkeeping: is_bookkeeping(&name),
+                name,
                 symbol: raw.symbol.clone(),
                 offset,
-                size: raw.size,
-                align,
+                size,
+                align: known_align.unwrap_or(inferred),
+                align_inferred: known_align.is_none(),
+                type_name: info.and_then(|i| i.type_name.clone()),
             }
         })
         .collect();
@@ -449,6 +502,7 @@ fn build(facts: &ElfFacts, path: &str, opts: &InspectOptions) -> Report {
 
     Report {
         schema_version: SCHEMA_VERSION,
+        document: DOCUMENT.into(),
         file,
         section: Some(SectionReport {
             present: true,
@@ -550,15 +604,25 @@ fn symbol_check(facts: &ElfFacts, vma: u64, lma: u64, mem_size: u64) -> (bool, S
     }
 }
 
-/// The report as text, for people.
+/// The report as text, for people, without colour.
 pub fn render_text(report: &Report) -> String {
+    style::finish(&render_styled(report), false)
+}
+
+/// The report as text, with [`style`]'s escape codes (see [`style::finish`]).
+pub fn render_styled(report: &Report) -> String {
     let mut out = String::new();
     let f = &report.file;
     let _ = writeln!(out, "file       {}", f.path);
     let _ = writeln!(
         out,
-        "           {} {}-endian {} {}, entry {:#x}",
-        f.class, f.endian, f.machine, f.kind, f.entry
+        "           {} {}-endian {} {}, entry {:#x}{}",
+        f.class,
+        f.endian,
+        f.machine,
+        f.kind,
+        f.entry,
+        if f.debug_info { ", DWARF" } else { "" }
     );
     match &report.section {
         None => {
@@ -582,53 +646,106 @@ pub fn render_text(report: &Report) -> String {
                 "template   {:#x} .. {:#x}: {} bytes, stride {}, {} areas reserved",
                 t.start, t.end, t.size, t.stride, t.areas
             );
+            if t.dynamic_size > 0 {
+                let _ = writeln!(
+                    out,
+                    "dynamic    {:#x} .. {:#x} of every area: {} bytes for run-time allocations",
+                    t.dynamic_start,
+                    t.dynamic_start + t.dynamic_size,
+                    t.dynamic_size
+                );
+            }
         }
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "variables ({})", report.variables.len());
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            style::HEADING,
+            format!("variables ({})", report.variables.len())
+        )
+    );
     if !report.variables.is_empty() {
         let _ = writeln!(
             out,
-            "  {:>10}  {:>8}  {:>5}  name",
+            "  {:>10}  {:>8}  {:>5}   name: type",
             "offset", "size", "align"
         );
         for v in &report.variables {
             let _ = writeln!(
                 out,
-                "  {:>10}  {:>8}  {:>5}  {}",
+                "  {:>10}  {:>8}  {:>5}{}  {}{}",
                 format!("{:#x}", v.offset),
                 v.size,
                 v.align,
-                v.name
+                if v.align_inferred {
+                    paint(style::NOTE, "*")
+                } else {
+                    " ".to_string()
+                },
+                v.name,
+                match &v.type_name {
+                    Some(ty) => format!(": {ty}"),
+                    None => String::new(),
+                } + if v.bookkeeping { "  (runtime)" } else { "" }
+            );
+        }
+        if report.variables.iter().any(|v| v.bookkeeping) {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(
+                    style::NOTE,
+                    "  (runtime): the percpu runtime's own bookkeeping, not a variable of the program"
+                )
+            );
+        }
+        if report.variables.iter().any(|v| v.align_inferred) {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(
+                    style::NOTE,
+                    "  * alignment inferred from the offset: no DWARF describes the variable"
+                )
             );
         }
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "checks");
-    let width = report
-        .checks
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(0);
-    for c in &report.checks {
+    let _ = writeln!(out, "{}", paint(style::HEADING, "checks"));
+    render_checks(&mut out, &report.checks);
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    if failed == 0 {
+        let _ = writeln!(out, "result: {}", paint(style::OK, "every check passed"));
+    } else {
+        let _ = writeln!(
+            out,
+            "result: {}",
+            paint(
+                style::FAIL,
+                format!("{failed} of {} checks failed", report.checks.len())
+            )
+        );
+    }
+    out
+}
+
+/// Writes named checks, one a line, with styles; shared by the inspection
+/// and the diff reports.
+pub fn render_checks(out: &mut String, checks: &[Check]) {
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in checks {
         let _ = writeln!(
             out,
             "  {}  {:width$}  {}",
-            if c.passed { "ok  " } else { "FAIL" },
+            if c.passed {
+                paint(style::OK, "ok  ")
+            } else {
+                paint(style::FAIL, "FAIL")
+            },
             c.name,
             c.detail
         );
     }
-    let failed = report.checks.iter().filter(|c| !c.passed).count();
-    if failed == 0 {
-        let _ = writeln!(out, "result: every check passed");
-    } else {
-        let _ = writeln!(
-            out,
-            "result: {failed} of {} checks failed",
-            report.checks.len()
-        );
-    }
-    out
 }

@@ -197,7 +197,7 @@ fn inspect_json_is_one_document() {
         good.to_str().unwrap(),
     ]);
     assert_eq!(code, 0);
-    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let value = common::schema::parse(&out);
     assert_eq!(value["file"]["endian"], "big");
     assert_eq!(value["variables"].as_array().unwrap().len(), 2);
     assert!(value["checks"]

@@ -35,7 +35,7 @@ fn corpus_inputs_never_panic() {
             Ok(report) => {
                 reports += 1;
                 let _ = render_text(&report);
-                let _ = cargo_percpu::json::to_json(&report);
+                common::schema::parse(&cargo_percpu::json::to_json(&report));
                 // goblin is stricter in places and laxer in others: compare
                 // only where it reads the file without complaint.
                 if goblin::elf::Elf::parse(&data).is_ok() && report.section.is_some() {

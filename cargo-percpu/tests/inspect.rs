@@ -291,9 +291,13 @@ fn bad_align_option_is_an_error() {
 #[test]
 fn json_follows_the_schema() {
     let report = inspect(&GenElf::kernel(64, false, EM_X86_64, 4, VARS), Some(4));
-    let value: serde_json::Value =
-        serde_json::from_str(&cargo_percpu::json::to_json(&report)).unwrap();
-    assert_eq!(value["schema_version"], 1);
+    let value = common::schema::parse(&cargo_percpu::json::to_json(&report));
+    assert_eq!(value["schema_version"], 2);
+    assert_eq!(value["document"], "inspect");
+    // No DWARF in a generated file: every alignment is inferred.
+    assert_eq!(value["file"]["debug_info"], false);
+    assert_eq!(value["variables"][0]["align_inferred"], true);
+    assert_eq!(value["variables"][0]["type_name"], serde_json::Value::Null);
     assert_eq!(value["file"]["class"], "ELF64");
     assert_eq!(value["file"]["machine"], "x86_64");
     assert_eq!(value["section"]["lma"], 0x8_0000);
@@ -328,6 +332,7 @@ fn json_follows_the_schema() {
         keys(&value),
         [
             "checks",
+            "document",
             "file",
             "schema_version",
             "section",
@@ -337,7 +342,15 @@ fn json_follows_the_schema() {
     );
     assert_eq!(
         keys(&value["file"]),
-        ["class", "endian", "entry", "kind", "machine", "path"]
+        [
+            "class",
+            "debug_info",
+            "endian",
+            "entry",
+            "kind",
+            "machine",
+            "path"
+        ]
     );
     assert_eq!(
         keys(&value["section"]),
@@ -353,11 +366,29 @@ fn json_follows_the_schema() {
     );
     assert_eq!(
         keys(&value["template"]),
-        ["align", "areas", "end", "size", "start", "stride"]
+        [
+            "align",
+            "areas",
+            "dynamic_size",
+            "dynamic_start",
+            "end",
+            "size",
+            "start",
+            "stride"
+        ]
     );
     assert_eq!(
         keys(&value["variables"][0]),
-        ["align", "name", "offset", "size", "symbol"]
+        [
+            "align",
+            "align_inferred",
+            "bookkeeping",
+            "name",
+            "offset",
+            "size",
+            "symbol",
+            "type_name"
+        ]
     );
     assert_eq!(keys(&value["checks"][0]), ["detail", "name", "passed"]);
 }

@@ -282,18 +282,58 @@ fn a_fragment_in_a_hand_written_script() {
     let defaults = inspect_bytes(&data, "fragment", &InspectOptions::default()).unwrap();
     assert_eq!(defaults.template, report.template);
 
-    // A stride edited away from the rule is caught.
+    // A stride edited away from the rule is caught: not whole alignments
+    // (a larger multiple would be a dynamic region, which is allowed).
     let line = "_percpu_area_stride = _percpu_load_start + MAX(ALIGN(_percpu_load_end - _percpu_load_start, 256), 256);";
     assert!(script.contains(line));
-    let edited = script.replacen(line, "_percpu_area_stride = _percpu_load_start + 512;", 1);
+    let edited = script.replacen(line, "_percpu_area_stride = _percpu_load_start + 0x180;", 1);
     let elf = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &edited).unwrap();
     let report = inspect_bytes(&std::fs::read(&elf).unwrap(), "edited", &opts).unwrap();
     let symbols = report.check(checks::SYMBOLS).unwrap();
     assert!(!symbols.passed, "{symbols:?}");
     assert!(
-        symbols.detail.contains("_percpu_area_stride 0x200"),
+        symbols.detail.contains("_percpu_area_stride 0x180"),
         "{symbols:?}"
     );
+}
+
+#[test]
+fn a_dynamic_region_is_reserved_and_reported() {
+    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
+        eprintln!("skipped: no bare-metal target installed");
+        return;
+    };
+    let dir = scratch("dynamic");
+    let script = render(
+        Kind::Full,
+        &Options {
+            dynamic: 4096,
+            ..Options::new(arch, 3)
+        },
+    )
+    .unwrap();
+    let elf = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &script).unwrap();
+    let data = std::fs::read(&elf).unwrap();
+    let opts = InspectOptions {
+        cpus: Some(3),
+        ..InspectOptions::default()
+    };
+    let report = inspect_bytes(&data, "dynamic", &opts).unwrap();
+    goblin_agrees(&data, &report);
+    assert!(report.passed(), "{:#?}", report.checks);
+    let t = &report.template;
+    // The region starts after the template, on 16 bytes, and takes at
+    // least what was asked; the stride holds both, in whole alignments.
+    assert_eq!(t.dynamic_start, t.size.next_multiple_of(16));
+    assert!(
+        t.dynamic_size >= 4096 && t.dynamic_size < 4096 + 64,
+        "{t:?}"
+    );
+    assert_eq!(t.stride, t.dynamic_start + t.dynamic_size);
+    assert_eq!(t.stride % 64, 0);
+    assert_eq!(report.section.as_ref().unwrap().mem_size, 3 * t.stride);
+    let text = cargo_percpu::report::render_text(&report);
+    assert!(text.contains("bytes for run-time allocations"), "{text}");
 }
 
 #[test]

@@ -113,10 +113,15 @@ pub fn run(args: &[String]) -> Result<()> {
     if samples.is_empty() {
         bail!("the benches printed no `@bench` lines");
     }
-    let section = render(&samples, &machine());
+    publish(&options, "bench", &render(&samples, &machine()))
+}
+
+/// Writes `section` between its markers in docs/performance.md, or prints
+/// it with `--no-write`.
+fn publish(options: &Options, name: &str, section: &str) -> Result<()> {
     if options.write {
-        write_section("bench", &section)?;
-        eprintln!("bench: wrote the results to docs/performance.md");
+        write_section(name, section)?;
+        eprintln!("{name}: wrote the results to docs/performance.md");
     } else {
         println!("{section}");
     }
@@ -128,13 +133,7 @@ fn run_compile(args: &[String]) -> Result<()> {
     let options = parse_args(args)?;
     let rounds = options.rounds.unwrap_or(5) as usize;
     let section = crate::bench_compile::run(rounds, &machine())?;
-    if options.write {
-        write_section("bench-compile", &section)?;
-        eprintln!("bench compile: wrote the results to docs/performance.md");
-    } else {
-        println!("{section}");
-    }
-    Ok(())
+    publish(&options, "bench-compile", &section)
 }
 
 /// CPU model, logical CPU count, kernel and toolchain.

@@ -732,7 +732,55 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
         return Ok(0);
     }
     compare_offsets(&report, &runtime)?;
+    compare_dynamic(
+        &report,
+        runtime_dynamic(serial)?,
+        cfg.features.contains(&"external-areas"),
+    )?;
     Ok(runtime.len())
+}
+
+/// The kernel's `DYNAMIC 0x<start> 0x<size> ...` line: where its run-time
+/// allocations live, from `percpu::percpu_dynamic_region()`.
+fn runtime_dynamic(serial: &[String]) -> Result<Option<(u64, u64)>> {
+    let Some(line) = serial.iter().find(|l| l.starts_with("DYNAMIC ")) else {
+        return Ok(None);
+    };
+    let hex = |field: Option<&str>| {
+        field
+            .and_then(|f| f.strip_prefix("0x"))
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .with_context(|| format!("malformed line `{line}`"))
+    };
+    let mut parts = line.split_whitespace().skip(1);
+    Ok(Some((hex(parts.next())?, hex(parts.next())?)))
+}
+
+/// The dynamic region the kernel uses is the one inspect reports: the same
+/// start, and (where the linker script sized the areas, not `init_with_dynamic`
+/// at run time) the same size.
+fn compare_dynamic(
+    report: &Report,
+    runtime: Option<(u64, u64)>,
+    sized_at_run_time: bool,
+) -> Result<()> {
+    let Some((start, size)) = runtime else {
+        return Ok(());
+    };
+    let t = &report.template;
+    if start != t.dynamic_start {
+        bail!(
+            "dynamic region: kernel starts it at {start:#x}, inspect at {:#x}",
+            t.dynamic_start
+        );
+    }
+    if !sized_at_run_time && size != t.dynamic_size {
+        bail!(
+            "dynamic region: kernel has {size:#x} bytes, inspect {:#x}",
+            t.dynamic_size
+        );
+    }
+    Ok(())
 }
 
 /// The comparison itself, separate so it can be unit-tested.
@@ -949,6 +997,7 @@ mod tests {
     fn report(variables: &[(&str, u64)], checks: &[(&str, bool)]) -> Report {
         Report {
             schema_version: cargo_percpu::report::SCHEMA_VERSION,
+            document: cargo_percpu::report::DOCUMENT.into(),
             file: FileReport {
                 path: "k".into(),
                 class: "ELF64".into(),
@@ -956,6 +1005,7 @@ mod tests {
                 machine: "aarch64".into(),
                 kind: "executable".into(),
                 entry: 0,
+                debug_info: false,
             },
             section: None,
             template: TemplateReport {
@@ -965,6 +1015,8 @@ mod tests {
                 align: 64,
                 stride: 64,
                 areas: 0,
+                dynamic_start: 0,
+                dynamic_size: 0,
             },
             variables: variables
                 .iter()
@@ -974,6 +1026,9 @@ mod tests {
                     offset,
                     size: 1,
                     align: 1,
+                    align_inferred: true,
+                    type_name: None,
+                    bookkeeping: false,
                 })
                 .collect(),
             checks: checks
@@ -1002,6 +1057,24 @@ mod tests {
         assert!(compare_offsets(&report(&wrong, &[]), &rt).is_err());
         assert!(compare_offsets(&report(&[("k::BIG", 0)], &[]), &rt).is_err());
         assert!(compare_offsets(&report(&good, &[("stride", false)]), &rt).is_err());
+    }
+
+    #[test]
+    fn the_dynamic_region_is_parsed_and_compared() {
+        let serial = lines("DYNAMIC 0x11090 0x1030 counter=1 ticks=1\nPASS");
+        let rt = runtime_dynamic(&serial).unwrap();
+        assert_eq!(rt, Some((0x11090, 0x1030)));
+        let mut r = report(&[("k::BIG", 0)], &[]);
+        r.template.dynamic_start = 0x11090;
+        r.template.dynamic_size = 0x1030;
+        compare_dynamic(&r, rt, false).unwrap();
+        compare_dynamic(&r, None, false).unwrap();
+        r.template.dynamic_size = 0x1000;
+        assert!(compare_dynamic(&r, rt, false).is_err());
+        compare_dynamic(&r, rt, true).unwrap();
+        r.template.dynamic_start = 0x110a0;
+        assert!(compare_dynamic(&r, rt, true).is_err());
+        assert!(runtime_dynamic(&lines("DYNAMIC zz")).is_err());
         assert!(runtime_offsets(&lines("OFFSET X zz")).is_err());
         assert!(runtime_offsets(&lines("OFFSET X 0x1\nOFFSET X 0x2")).is_err());
     }

@@ -2,3 +2,4 @@
 #![allow(dead_code)]
 pub mod crosscheck;
 pub mod gen;
+pub mod schema;
