@@ -172,7 +172,8 @@ pub mod checks {
     pub const VMA: &str = "vma";
     /// The template's initial values are in the file and loaded.
     pub const TEMPLATE_IN_FILE: &str = "template-in-file";
-    /// The four symbols exist and agree with the section.
+    /// The file has a symbol table, and (in a linked file) the four layout
+    /// symbols exist and agree with the section.
     pub const SYMBOLS: &str = "symbols";
     /// The reservation holds `--cpus` areas.
     pub const RESERVATION: &str = "reservation";
@@ -180,6 +181,9 @@ pub mod checks {
     pub const TEMPLATE_BOUNDS: &str = "template-bounds";
     /// Every offset fits the reach of the access sequence.
     pub const REACH: &str = "reach";
+    /// RISC-V only: `__global_pointer$` is not defined, so the linker never
+    /// relaxes an access against `gp` (the per-CPU base).
+    pub const GLOBAL_POINTER: &str = "global-pointer";
 }
 
 /// Inspects a file: maps it and reads it.
@@ -386,7 +390,13 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         detail,
     });
 
-    let (passed, detail) = if relocatable {
+    let (passed, detail) = if !facts.has_symtab {
+        (
+            false,
+            "no symbol table (stripped?): neither the layout symbols nor the variables can be read"
+                .to_string(),
+        )
+    } else if relocatable {
         (
             true,
             "skipped: a relocatable object; the linker script defines them".to_string(),
@@ -478,6 +488,27 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         passed,
         detail,
     });
+
+    if f.machine == object::elf::EM_RISCV.0 {
+        let (passed, detail) = match facts.global_pointer {
+            None => (
+                true,
+                format!("{} is not defined: the linker relaxes nothing against gp", elf::GLOBAL_POINTER),
+            ),
+            Some(value) => (
+                false,
+                format!(
+                    "{} is defined ({value:#x}): the linker may relax accesses against gp, which holds the per-CPU base",
+                    elf::GLOBAL_POINTER
+                ),
+            ),
+        };
+        checks.push(Check {
+            name: checks::GLOBAL_POINTER.into(),
+            passed,
+            detail,
+        });
+    }
 
     Report {
         schema_version: SCHEMA_VERSION,
