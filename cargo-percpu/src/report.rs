@@ -281,8 +281,10 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
     // rule for `--align`.
     let (script_align, script_stride) = script_layout(facts, start);
     let align = script_align.unwrap_or(opts.align);
+    // The rule needs a power of two: a script's symbol may hold anything
+    // (`symbols` reports it).
     let stride = script_stride
-        .or_else(|| area_stride(size, align))
+        .or_else(|| is_area_align(align).then(|| area_stride(size, align))?)
         .unwrap_or(u64::MAX)
         .max(1);
     let template = TemplateReport {
@@ -595,6 +597,11 @@ fn symbol_check(facts: &ElfFacts, vma: u64, lma: u64, mem_size: u64) -> (bool, S
                 symbols::AREA_ALIGN
             ));
         }
+    } else if let Some(align) = area_align.filter(|a| !is_area_align(*a)) {
+        problems.push(format!(
+            "{} {align:#x} is not a power of two of at least {DEFAULT_AREA_ALIGN}",
+            symbols::AREA_ALIGN
+        ));
     } else if area_stride_sym.is_some() && area_align.is_none() {
         problems.push(format!(
             "{} without {}",
