@@ -179,3 +179,23 @@ fn the_riscv_global_pointer_check() {
     let report = inspect_bytes(&data, "x", &InspectOptions::default()).unwrap();
     assert!(report.check("global-pointer").is_none());
 }
+
+#[test]
+fn a_stripped_file_says_it_has_no_symbol_table() {
+    // A linked file without symbols already missed the layout symbols; the
+    // check now says why, and a relocatable object no longer passes.
+    for case in cases() {
+        if !case.name.starts_with("stripped-") {
+            continue;
+        }
+        let report = inspect_bytes(&case.data, "x", &InspectOptions::default()).unwrap();
+        let check = report.check("symbols").unwrap();
+        assert!(!check.passed, "{}", case.name);
+        assert!(
+            check.detail.starts_with("no symbol table"),
+            "{}: {}",
+            case.name,
+            check.detail
+        );
+    }
+}
