@@ -29,10 +29,128 @@ pub unsafe fn store<T: PerCpuPrimitive>(addr: usize, val: T) {
     unsafe { (addr as *mut T).write(val) }
 }
 
-/// `copy = copy OP val`.
+/// One local atomic operation of the width of `$t` on the copy at `$addr`:
+/// `$f` gets the atomic and the converted operand(s) and returns the old
+/// value in the atomic's integer type. Widths with no atomic instruction on
+/// the target (64 bits on riscv32) run the plain sequence with local
+/// interrupts off instead.
+macro_rules! local_atomic {
+    ($t:ty, $addr:expr, |$a:ident, $int:ident| $body:expr, $plain:expr) => {{
+        use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU8};
+        #[cfg(target_has_atomic = "64")]
+        use core::sync::atomic::AtomicU64;
+        match core::mem::size_of::<$t>() {
+            1 => local_atomic!(@one AtomicU8, u8, $t, $addr, |$a, $int| $body),
+            2 => local_atomic!(@one AtomicU16, u16, $t, $addr, |$a, $int| $body),
+            4 => local_atomic!(@one AtomicU32, u32, $t, $addr, |$a, $int| $body),
+            #[cfg(target_has_atomic = "64")]
+            _ => local_atomic!(@one AtomicU64, u64, $t, $addr, |$a, $int| $body),
+            #[cfg(not(target_has_atomic = "64"))]
+            _ => {
+                let _irq = crate::guard::IrqSave::new();
+                $plain
+            }
+        }
+    }};
+    (@one $atomic:ident, $i:ty, $t:ty, $addr:expr, |$a:ident, $int:ident| $body:expr) => {{
+        // SAFETY: the caller's contract: `addr` is this CPU's copy of a
+        // `$t`, an integer of this width and alignment, that is only ever
+        // accessed whole; the atomic is the only access while it lives.
+        let $a = unsafe { $atomic::from_ptr($addr as *mut $i) };
+        type $int = $i;
+        let old: $i = $body;
+        // SAFETY: `$t` is an integer of the same size: any bits are valid.
+        unsafe { core::mem::transmute_copy::<$i, $t>(&old) }
+    }};
+}
+
+/// `$v` (a `T`) as the same-width unsigned integer `$int`.
+macro_rules! bits {
+    ($v:expr, $int:ty) => {
+        // SAFETY: `T` is an integer of the same size as `$int`.
+        unsafe { core::mem::transmute_copy::<_, $int>(&$v) }
+    };
+}
+
+/// `copy = copy OP val`, in one step that an interrupt handler on this CPU
+/// cannot split: a relaxed atomic read-modify-write of the copy (AArch64
+/// `ldxr`/`stxr` or LSE, RISC-V AMOs, LoongArch `am*`, ARMv7 `ldrex`/
+/// `strex`; LL/SC on the containing word for the widths with no AMO). No
+/// barrier: only this CPU, and its interrupt handlers, update its copy.
 ///
 /// # Safety
 /// See the module.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
+    use crate::primitive::ops;
+    use core::sync::atomic::Ordering::Relaxed;
+    let _: T = local_atomic!(
+        T,
+        addr,
+        |a, Int| {
+            let v = bits!(val, Int);
+            match OP {
+                ops::ADD => a.fetch_add(v, Relaxed),
+                ops::SUB => a.fetch_sub(v, Relaxed),
+                ops::AND => a.fetch_and(v, Relaxed),
+                ops::OR => a.fetch_or(v, Relaxed),
+                _ => a.fetch_xor(v, Relaxed),
+            }
+        },
+        // SAFETY: the caller's contract; interrupts are off.
+        unsafe {
+            let ptr = addr as *mut T;
+            let old = ptr.read();
+            ptr.write(old.__apply::<OP>(val));
+            old
+        }
+    );
+}
+
+/// Replaces the copy, returning the old value (one atomic swap).
+///
+/// # Safety
+/// See the module.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
+    use core::sync::atomic::Ordering::Relaxed;
+    local_atomic!(
+        T,
+        addr,
+        |a, Int| a.swap(bits!(val, Int), Relaxed),
+        // SAFETY: the caller's contract; interrupts are off.
+        unsafe { core::ptr::replace(addr as *mut T, val) }
+    )
+}
+
+/// Stores `new` if the copy equals `old`; returns the value it had (one
+/// atomic compare-and-exchange: LL/SC or the target's CAS).
+///
+/// # Safety
+/// See the module.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
+    use core::sync::atomic::Ordering::Relaxed;
+    local_atomic!(
+        T,
+        addr,
+        |a, Int| match a.compare_exchange(bits!(old, Int), bits!(new, Int), Relaxed, Relaxed) {
+            Ok(v) | Err(v) => v,
+        },
+        // SAFETY: the caller's contract; interrupts are off.
+        unsafe { plain_cmpxchg(addr as *mut T, old, new) }
+    )
+}
+
+/// `copy = copy OP val` as a load, the operation and a store: x86_64 with
+/// `sp-naive` only (everywhere else on x86_64 it is one `gs:` instruction).
+///
+/// # Safety
+/// See the module.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
     let ptr = addr as *mut T;
@@ -44,6 +162,7 @@ pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
 ///
 /// # Safety
 /// See the module.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
     // SAFETY: the caller's contract.
@@ -54,9 +173,21 @@ pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
 ///
 /// # Safety
 /// See the module.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
-    let ptr = addr as *mut T;
+    // SAFETY: the caller's contract.
+    unsafe { plain_cmpxchg(addr as *mut T, old, new) }
+}
+
+/// The compare-and-exchange as a load, a compare and a store.
+///
+/// # Safety
+/// `ptr` is valid for reads and writes of a `T` that nothing else accesses
+/// meanwhile.
+#[allow(dead_code)]
+#[inline(always)]
+unsafe fn plain_cmpxchg<T: PerCpuInteger>(ptr: *mut T, old: T, new: T) -> T {
     // SAFETY: the caller's contract.
     unsafe {
         let current = ptr.read();
