@@ -53,7 +53,11 @@ fn set_slot(owner: usize, value: Option<PerCpuBox<Slot>>) {
 
 fn counter() -> &'static PerCpuCounter {
     // SAFETY: set by CPU 0 before the first barrier of `run`.
-    unsafe { (*COUNTER.0.get()).as_ref().expect("the counter is allocated") }
+    unsafe {
+        (*COUNTER.0.get())
+            .as_ref()
+            .expect("the counter is allocated")
+    }
 }
 
 /// With `sp-naive` the dynamic region is memory `init_with_dynamic` gets.
@@ -84,14 +88,24 @@ pub fn run(cpu: usize, first: usize) {
     if cfg!(feature = "legacy-script") {
         let (_, size) = percpu::percpu_dynamic_region();
         let too_big = PerCpuBox::new([0u8; 4096]).map(|_| ());
-        check_eq(cpu, "a region of {size} bytes refuses 4 KiB", too_big.is_err(), size < 4096);
+        check_eq(
+            cpu,
+            "a region of {size} bytes refuses 4 KiB",
+            too_big.is_err(),
+            size < 4096,
+        );
         for n in first..first + 4 {
             barrier(n);
         }
         return;
     }
     let (start, size) = percpu::percpu_dynamic_region();
-    check_eq(cpu, "dynamic region holds DYNAMIC bytes", size >= DYNAMIC, true);
+    check_eq(
+        cpu,
+        "dynamic region holds DYNAMIC bytes",
+        size >= DYNAMIC,
+        true,
+    );
     if cpu == 0 {
         match PerCpuCounter::new() {
             // SAFETY: nobody reads it before the barrier below.
@@ -135,7 +149,12 @@ pub fn run(cpu: usize, first: usize) {
     };
     small.add_current(cpu as u64);
     small.sub_current(1);
-    check_eq(cpu, "box add_current/read_current", small.read_current(), 9 + cpu as u64);
+    check_eq(
+        cpu,
+        "box add_current/read_current",
+        small.read_current(),
+        9 + cpu as u64,
+    );
     drop(small);
     for _ in 0..COUNTS {
         counter().add(1);
@@ -159,7 +178,12 @@ pub fn run(cpu: usize, first: usize) {
             }
         }
         let n = MAX_CPUS as i64;
-        check_eq(0, "PerCpuCounter::sum", counter().sum(), n * COUNTS + n * (n - 1) / 2);
+        check_eq(
+            0,
+            "PerCpuCounter::sum",
+            counter().sum(),
+            n * COUNTS + n * (n - 1) / 2,
+        );
         check_eq(0, "static counter sum", TICKS.sum(), n * COUNTS);
         println!(
             "DYNAMIC {start:#x} {size:#x} counter={} ticks={}",
