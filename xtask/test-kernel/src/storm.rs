@@ -17,7 +17,7 @@
 //! no lock.
 
 use core::ptr::read_volatile;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use percpu::def_percpu;
 
@@ -53,8 +53,9 @@ static STORM_IRQS: u64 = 0;
 
 percpu::def_percpu_counter!(static STORM_COUNTER);
 
-/// The sum over every CPU of its updates of `STORM_COUNTER`.
-static COUNTER_EXPECTED: AtomicU64 = AtomicU64::new(0);
+/// The sum over every CPU of its updates of `STORM_COUNTER` (far below
+/// `u32::MAX`: [`MAX_ITERATIONS`] bounds each CPU's loop).
+static COUNTER_EXPECTED: AtomicUsize = AtomicUsize::new(0);
 
 fn pair_update(p: &mut Pair) {
     p.count += 1;
@@ -122,7 +123,7 @@ pub fn run(cpu: usize, first: usize) {
             format_args!("{irqs} in {iterations} iterations, at least {MIN_IRQS} needed"),
         );
     }
-    COUNTER_EXPECTED.fetch_add(n, Ordering::AcqRel);
+    COUNTER_EXPECTED.fetch_add(n as usize, Ordering::AcqRel);
     println!("STORM CPU {cpu} irqs={irqs} loop={iterations}");
 
     // Every CPU's timer is off: the counter no longer moves.
