@@ -41,6 +41,16 @@ struct Config {
     cpus: usize,
     /// Appended to the target's `-machine` value.
     machine_options: Option<&'static str>,
+    /// QEMU arguments beyond the target's (`-singlestep` for the storms).
+    qemu_args: &'static [&'static str],
+}
+
+impl Config {
+    /// An interrupt-storm kernel (`storm` feature): its `STORM` lines are
+    /// checked and its interrupt counts shown.
+    fn storm(&self) -> bool {
+        self.features.contains(&"storm")
+    }
 }
 
 /// A configuration beyond each target's default one.
@@ -51,6 +61,7 @@ struct Extra {
     features: &'static [&'static str],
     cpus: usize,
     machine_options: Option<&'static str>,
+    qemu_args: &'static [&'static str],
 }
 
 const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
@@ -60,6 +71,21 @@ const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static st
         features,
         cpus: CPUS,
         machine_options: None,
+        qemu_args: &[],
+    }
+}
+
+/// QEMU 7.2's spelling: one instruction per translated block, so that an
+/// interrupt can fall between any two instructions (TCG takes interrupts
+/// only between blocks, and would never split a short load/op/store).
+const SINGLESTEP: &[&str] = &["-singlestep"];
+
+/// An interrupt-storm configuration: the `storm` feature, under
+/// `-singlestep`.
+const fn storm(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
+    Extra {
+        qemu_args: SINGLESTEP,
+        ..extra(arch, suffix, features)
     }
 }
 
@@ -81,6 +107,22 @@ const EXTRAS: &[Extra] = &[
     extra(Arch::Riscv64, "wide-areas", &["wide-areas"]),
     // A percpu 0.4-style script, without the `_percpu_area_*` symbols.
     extra(Arch::Riscv32, "legacy-script", &["legacy-script"]),
+    // Interrupt storms: every arch/EL configuration, and the `preempt` ones.
+    storm(Arch::X86_64, "storm", &["storm"]),
+    storm(Arch::Aarch64, "storm", &["storm"]),
+    Extra {
+        machine_options: Some("virtualization=on"),
+        ..storm(Arch::Aarch64, "el2-storm", &["arm-el2", "storm"])
+    },
+    storm(Arch::Riscv64, "storm", &["storm"]),
+    // Machine mode: `with_current_irqsave` masks `mstatus.MIE`
+    // (`riscv-m-mode`, which the kernel enables on riscv32).
+    storm(Arch::Riscv32, "storm", &["storm"]),
+    storm(Arch::Loongarch64, "storm", &["storm"]),
+    storm(Arch::Armv7, "storm", &["storm"]),
+    storm(Arch::X86_64, "preempt-storm", &["preempt", "storm"]),
+    storm(Arch::Aarch64, "preempt-storm", &["preempt", "storm"]),
+    storm(Arch::Riscv64, "preempt-storm", &["preempt", "storm"]),
 ];
 
 /// The matrix: every target with default features, then the extras.
@@ -91,6 +133,7 @@ fn matrix() -> Vec<Config> {
         features: &[],
         cpus: CPUS,
         machine_options: None,
+        qemu_args: &[],
     });
     let extras = EXTRAS.iter().map(|e| Config {
         name: format!("{}-{}", e.arch.name(), e.suffix),
@@ -98,6 +141,7 @@ fn matrix() -> Vec<Config> {
         features: e.features,
         cpus: e.cpus,
         machine_options: e.machine_options,
+        qemu_args: e.qemu_args,
     });
     defaults.chain(extras).collect()
 }
@@ -134,6 +178,8 @@ struct Outcome {
     failure: Option<String>,
     /// Number of per-CPU offsets checked against `cargo percpu inspect`.
     offsets_checked: usize,
+    /// Storm configurations: the timer interrupts each CPU took.
+    irqs: Vec<u64>,
 }
 
 /// Entry point of `cargo xtask test-all-arches [--arch NAME] [--verbose]`.
@@ -211,6 +257,7 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, verbose: bool)
         boot: None,
         failure: None,
         offsets_checked: 0,
+        irqs: Vec::new(),
     };
     eprintln!("--- {}: building", cfg.name);
     let t = Instant::now();
@@ -234,6 +281,7 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, verbose: bool)
     outcome.boot = Some(t.elapsed());
     let serial = match boot {
         Ok(boot) => {
+            outcome.irqs = storm_irqs(&boot.lines);
             let verdict = judge(cfg, &boot);
             if let Err(reason) = verdict {
                 show_tail(&boot.lines, verbose);
@@ -322,6 +370,7 @@ fn boot_kernel(cfg: &Config, elf: &Path, verbose: bool) -> Result<Boot> {
         cmd.args(["-machine", &machine]);
     }
     cmd.args(qemu.args)
+        .args(cfg.qemu_args)
         .args(["-smp", &cfg.cpus.to_string(), "-kernel"])
         .arg(elf)
         .stdin(Stdio::null())
@@ -417,7 +466,57 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     if !boot.lines.iter().any(|l| l == "PASS") {
         return Err("exit status 0 but no `PASS` line".into());
     }
+    if cfg.storm() {
+        judge_storm(cfg, &boot.lines)?;
+    }
     Ok(())
+}
+
+/// Interrupts each CPU of a storm configuration must take during its loop
+/// (the kernel checks it too: `storm::MIN_IRQS`).
+const STORM_MIN_IRQS: u64 = 1000;
+
+/// The `irqs=` of every `STORM CPU n irqs=N loop=M` line, in CPU order.
+fn storm_irqs(lines: &[String]) -> Vec<u64> {
+    let mut found: Vec<(usize, u64)> = lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("STORM CPU ")?;
+            let mut parts = rest.split_whitespace();
+            let cpu = parts.next()?.parse().ok()?;
+            let irqs = parts.next()?.strip_prefix("irqs=")?.parse().ok()?;
+            Some((cpu, irqs))
+        })
+        .collect();
+    found.sort_unstable();
+    found.into_iter().map(|(_, irqs)| irqs).collect()
+}
+
+/// A storm passed only if every CPU reported, once, at least
+/// [`STORM_MIN_IRQS`] interrupts.
+fn judge_storm(cfg: &Config, lines: &[String]) -> Result<(), String> {
+    let irqs = storm_irqs(lines);
+    if irqs.len() != cfg.cpus {
+        return Err(format!(
+            "{} `STORM CPU` lines for {} CPUs",
+            irqs.len(),
+            cfg.cpus
+        ));
+    }
+    if let Some((cpu, n)) = irqs.iter().enumerate().find(|(_, &n)| n < STORM_MIN_IRQS) {
+        return Err(format!(
+            "CPU {cpu} took {n} timer interrupts, at least {STORM_MIN_IRQS} needed"
+        ));
+    }
+    Ok(())
+}
+
+/// The interrupt counts of a storm, for the summary: `min..max` per CPU.
+fn irqs_cell(irqs: &[u64]) -> String {
+    match (irqs.iter().min(), irqs.iter().max()) {
+        (Some(min), Some(max)) => format!("{min}..{max}"),
+        _ => "-".to_owned(),
+    }
 }
 
 fn show_tail(lines: &[String], verbose: bool) {
@@ -589,19 +688,23 @@ fn outcome_line(o: &Outcome) -> String {
 
 fn print_summary(outcomes: &[Outcome], total: Duration) {
     println!();
-    println!("{:<22} {:>7} {:>7}  result", "config", "build", "boot");
-    println!("{}", "-".repeat(48));
+    println!(
+        "{:<22} {:>7} {:>7} {:>13}  result",
+        "config", "build", "boot", "irqs/CPU"
+    );
+    println!("{}", "-".repeat(62));
     for o in outcomes {
         println!(
-            "{:<22} {:>7} {:>7}  {}",
+            "{:<22} {:>7} {:>7} {:>13}  {}",
             o.name,
             secs(o.build),
             secs(o.boot),
+            irqs_cell(&o.irqs),
             if o.failure.is_none() { "PASS" } else { "FAIL" }
         );
     }
     let passed = outcomes.iter().filter(|o| o.failure.is_none()).count();
-    println!("{}", "-".repeat(48));
+    println!("{}", "-".repeat(62));
     println!(
         "{passed}/{} passed in {:.0}s",
         outcomes.len(),
@@ -761,6 +864,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn storms_need_every_cpu_and_enough_interrupts() {
+        let c = cfg("aarch64-storm");
+        assert!(c.storm() && c.qemu_args.contains(&"-singlestep"));
+        let good = lines("STORM CPU 1 irqs=1200 loop=9\nSTORM CPU 0 irqs=1300 loop=9\nSTORM CPU 2 irqs=1000 loop=1\nSTORM CPU 3 irqs=5000 loop=1");
+        assert_eq!(storm_irqs(&good), [1300, 1200, 1000, 5000]);
+        assert!(judge_storm(&c, &good).is_ok());
+        assert_eq!(irqs_cell(&storm_irqs(&good)), "1000..5000");
+        let few = lines("STORM CPU 0 irqs=1300 loop=9\nSTORM CPU 1 irqs=999 loop=9\nSTORM CPU 2 irqs=1000 loop=1\nSTORM CPU 3 irqs=5000 loop=1");
+        assert!(judge_storm(&c, &few)
+            .unwrap_err()
+            .contains("CPU 1 took 999"));
+        let missing = lines("STORM CPU 0 irqs=1300 loop=9");
+        assert!(judge_storm(&c, &missing).is_err());
+        assert!(!cfg("aarch64").storm());
     }
 
     #[test]

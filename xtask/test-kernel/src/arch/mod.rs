@@ -7,7 +7,12 @@
 //! - `putchar(byte)`: polled write of one byte to the console;
 //! - `start_secondary(cpu_id)`: start logical CPU `cpu_id` (1..MAX_CPUS) so
 //!   that it runs [`crate::secondary_main`] on its `BOOT_STACKS` slot;
-//! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`.
+//! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`;
+//!
+//! and, with `storm`, `timer_start()` (arm this CPU's periodic local timer
+//! and enable interrupts) and `timer_stop()` (disable both), with an
+//! interrupt entry that saves every caller-saved integer register and calls
+//! [`crate::storm::on_tick`] once per tick.
 
 // Each board uses one of the two consoles; which one is the board's choice,
 // not a `cfg` here.
@@ -17,6 +22,9 @@ mod uart;
 
 #[cfg(any(target_arch = "riscv32", target_arch = "loongarch64"))]
 mod fw_cfg;
+
+#[cfg(all(feature = "storm", any(target_arch = "aarch64", target_arch = "arm")))]
+mod gic;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
