@@ -31,7 +31,7 @@ impl From<object::read::Error> for ElfError {
     }
 }
 
-use percpu_layout::{symbols, SECTION};
+use percpu_layout::{symbols, SECTION, VARIABLE_PREFIX};
 
 /// The ELF header fields the report shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,7 +149,14 @@ pub struct ElfFacts {
     pub variables: Vec<RawVariable>,
     /// Whether the file has a symbol table at all.
     pub has_symtab: bool,
+    /// `__global_pointer$`, if defined: on RISC-V the linker then relaxes
+    /// accesses against `gp`, which holds the per-CPU base.
+    pub global_pointer: Option<u64>,
 }
+
+/// The symbol whose definition lets a RISC-V linker relax accesses into
+/// `gp`-relative ones.
+pub const GLOBAL_POINTER: &str = "__global_pointer$";
 
 /// Reads the facts from the bytes of an ELF file.
 pub fn read(data: &[u8]) -> Result<ElfFacts, ElfError> {
@@ -177,6 +184,7 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
         file_type: header.e_type(endian).0,
         entry: header.e_entry(endian).into(),
     };
+    check_structure(header, endian, data, bits)?;
     let sections = header.sections(endian, data)?;
     let segments = header.program_headers(endian, data)?;
 
@@ -190,27 +198,16 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
     let mut cursor = 0u64;
     for (index, shdr) in sections.enumerate() {
         let name = sections.section_name(endian, shdr)?;
-        let is_percpu = name == SECTION.as_bytes()
-            || (relocatable
-                && name
-                    .strip_prefix(SECTION.as_bytes())
-                    .is_some_and(|rest| rest.starts_with(b".")));
-        if !is_percpu {
+        if !is_percpu_name(name, relocatable) {
             continue;
         }
         let nobits = shdr.sh_type(endian) == elf::SHT_NOBITS;
         let file_offset: u64 = shdr.sh_offset(endian).into();
         let mem_size: u64 = shdr.sh_size(endian).into();
+        // NOBITS has no bytes in the file, whatever sh_offset says; the
+        // others lie inside it ([`check_structure`]).
         let file_size = if nobits { 0 } else { mem_size };
         let align: u64 = shdr.sh_addralign(endian).into();
-        // NOBITS has no bytes in the file, whatever sh_offset says.
-        let file_end = file_offset.checked_add(file_size);
-        if !nobits && file_end.is_none_or(|end| end > data.len() as u64) {
-            return Err(ElfError(format!(
-                "the .percpu section claims {file_size:#x} bytes at offset {file_offset:#x}, past the end of the {:#x}-byte file",
-                data.len()
-            )));
-        }
         if relocatable {
             let base = match align.max(1).checked_next_power_of_two() {
                 Some(a) => cursor.checked_add(a - 1).map(|c| c & !(a - 1)),
@@ -283,6 +280,7 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
         area_stride: None,
         variables: Vec::new(),
         has_symtab: !symbols.is_empty(),
+        global_pointer: None,
     };
     let percpu_index = section.as_ref().map(|s| s.index);
     // One walk over the symbol table: the four layout symbols, and every
@@ -292,11 +290,27 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
             continue;
         }
         let st_type = sym.st_type();
-        if st_type == elf::STT_SECTION || st_type == elf::STT_FILE || st_type == elf::STT_FUNC {
+        if st_type == elf::STT_SECTION || st_type == elf::STT_FILE {
             continue;
         }
         let name = symbols.symbol_name(endian, sym)?;
         if name.is_empty() {
+            continue;
+        }
+        if name == GLOBAL_POINTER.as_bytes() {
+            if sym.st_shndx(endian) != elf::SHN_UNDEF {
+                facts
+                    .global_pointer
+                    .get_or_insert(sym.st_value(endian).into());
+            }
+            continue;
+        }
+        if is_percpu_symbol(name) {
+            // Where it lives must be a section of this file, whatever the
+            // report later makes of it.
+            symbol_home(&symbols, endian, sym, index, name, sections.len())?;
+        }
+        if st_type == elf::STT_FUNC {
             continue;
         }
         let value: u64 = sym.st_value(endian).into();
@@ -351,4 +365,288 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
     }
     facts.section = section;
     Ok(facts)
+}
+
+/// Whether a section of that name is (one of) `.percpu`: in a relocatable
+/// object, `.percpu.*` input sections count too.
+fn is_percpu_name(name: &[u8], relocatable: bool) -> bool {
+    name == SECTION.as_bytes()
+        || (relocatable
+            && name
+                .strip_prefix(SECTION.as_bytes())
+                .is_some_and(|rest| rest.starts_with(b".")))
+}
+
+/// Whether a symbol is one of the runtime's: a layout symbol the linker
+/// script defines, or a variable the macro named (mangled or not, its name
+/// holds the `__PERCPU_` prefix).
+fn is_percpu_symbol(name: &[u8]) -> bool {
+    const LAYOUT: [&str; 6] = [
+        symbols::START,
+        symbols::END,
+        symbols::LOAD_START,
+        symbols::LOAD_END,
+        symbols::AREA_ALIGN,
+        symbols::AREA_STRIDE,
+    ];
+    LAYOUT.iter().any(|s| name == s.as_bytes())
+        || name
+            .windows(VARIABLE_PREFIX.len())
+            .any(|w| w == VARIABLE_PREFIX.as_bytes())
+}
+
+/// The section a symbol is defined in (`None` when undefined, absolute,
+/// common or otherwise special), or an error when its `st_shndx` (or
+/// extended index) names no section of the `count` the file has.
+fn symbol_home<'data, H: FileHeader<Endian = Endianness>>(
+    symbols: &object::read::elf::SymbolTable<'data, H>,
+    endian: Endianness,
+    sym: &H::Sym,
+    index: object::SymbolIndex,
+    name: &[u8],
+    count: usize,
+) -> Result<Option<usize>, ElfError> {
+    let shndx = sym.st_shndx(endian);
+    let home = if let Some(i) = shndx.index() {
+        Some(usize::from(i))
+    } else if shndx == elf::SHN_XINDEX {
+        match symbols.shndx(endian, index) {
+            Some(0) => None,
+            Some(i) => Some(i as usize),
+            None => {
+                return Err(ElfError(format!(
+                "symbol {}: st_shndx is SHN_XINDEX but no SHT_SYMTAB_SHNDX section holds its index",
+                String::from_utf8_lossy(name)
+            )))
+            }
+        }
+    } else {
+        None
+    };
+    match home {
+        Some(i) if i >= count => Err(ElfError(format!(
+            "symbol {}: st_shndx {i} names no section (the file has {count})",
+            String::from_utf8_lossy(name)
+        ))),
+        _ => Ok(home),
+    }
+}
+
+/// A name for a section type, for messages.
+fn section_type_name(sh_type: u32) -> String {
+    let known = [
+        (elf::SHT_NULL, "SHT_NULL"),
+        (elf::SHT_PROGBITS, "SHT_PROGBITS"),
+        (elf::SHT_SYMTAB, "SHT_SYMTAB"),
+        (elf::SHT_STRTAB, "SHT_STRTAB"),
+        (elf::SHT_RELA, "SHT_RELA"),
+        (elf::SHT_NOTE, "SHT_NOTE"),
+        (elf::SHT_NOBITS, "SHT_NOBITS"),
+        (elf::SHT_REL, "SHT_REL"),
+        (elf::SHT_DYNSYM, "SHT_DYNSYM"),
+    ];
+    match known.iter().find(|(t, _)| t.0 == sh_type) {
+        Some((_, name)) => (*name).to_string(),
+        None => format!("type {sh_type:#x}"),
+    }
+}
+
+/// A name for a segment type, for messages.
+fn segment_type_name(p_type: u32) -> String {
+    let known = [
+        (elf::PT_LOAD, "PT_LOAD"),
+        (elf::PT_DYNAMIC, "PT_DYNAMIC"),
+        (elf::PT_INTERP, "PT_INTERP"),
+        (elf::PT_NOTE, "PT_NOTE"),
+        (elf::PT_PHDR, "PT_PHDR"),
+        (elf::PT_TLS, "PT_TLS"),
+    ];
+    match known.iter().find(|(t, _)| t.0 == p_type) {
+        Some((_, name)) => (*name).to_string(),
+        None => format!("p_type {p_type:#x}"),
+    }
+}
+
+/// That `size` bytes at `offset` lie inside a `len`-byte file; `what`
+/// names them in the error. An ELF32 file's offsets are 32-bit: past 4 GiB
+/// they wrap too.
+fn check_extent(
+    what: &dyn Fn() -> String,
+    offset: u64,
+    size: u64,
+    len: u64,
+    bits: u32,
+) -> Result<(), ElfError> {
+    let limit = if bits == 64 {
+        u64::MAX
+    } else {
+        u64::from(u32::MAX)
+    };
+    match offset.checked_add(size).filter(|end| *end <= limit) {
+        None => Err(ElfError(format!(
+            "{}: offset {offset:#x} plus size {size:#x} wraps",
+            what()
+        ))),
+        Some(end) if end > len => Err(ElfError(format!(
+            "{} lies outside the file: {size:#x} bytes at offset {offset:#x}, \
+             past the end of the {len:#x}-byte file",
+            what()
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The structure the report relies on, checked before anything is read
+/// from it: a file that breaks one of these rules gets an error naming
+/// the first broken one, never a report.
+///
+/// - The section header table exists as the header says: `e_shoff` is not
+///   0 while `e_shnum` is not, and `e_shnum` is not 0 unless extended
+///   numbering (`e_shoff` set, section 0's `sh_size` the count) is used.
+/// - `e_shstrndx` (or section 0's `sh_link` for `SHN_XINDEX`) names a
+///   string table.
+/// - Every section's bytes (except `SHT_NULL` and `SHT_NOBITS`, which have
+///   none) and every segment's (except `PT_NULL`) lie inside the file, and
+///   their offset plus size does not wrap (past 4 GiB in an ELF32 file).
+/// - Every symbol table's `sh_entsize` is the class's symbol size.
+/// - `.percpu` is not `SHT_NULL`, and its alignment is 0 or a power of two.
+///
+/// (The symbols' own section indices are checked in the symbol walk.)
+fn check_structure<H: FileHeader<Endian = Endianness>>(
+    header: &H,
+    endian: Endianness,
+    data: &[u8],
+    bits: u32,
+) -> Result<(), ElfError> {
+    let shoff: u64 = header.e_shoff(endian).into();
+    let e_shnum = header.e_shnum(endian);
+    if shoff == 0 && e_shnum != 0 {
+        return Err(ElfError(format!(
+            "e_shoff is 0 but e_shnum is {e_shnum}: the section header table is missing"
+        )));
+    }
+    if e_shnum == 0 {
+        if shoff == 0 {
+            return Err(ElfError(
+                "e_shnum and e_shoff are 0: the file has no section header table".into(),
+            ));
+        }
+        // Extended numbering: section 0's sh_size holds the count.
+        let count = header
+            .section_0(endian, data)?
+            .map(|s| s.sh_size(endian).into());
+        if count.unwrap_or(0) == 0 {
+            return Err(ElfError(
+                "e_shnum is 0 but section 0's sh_size holds no extended section count".into(),
+            ));
+        }
+    }
+    let headers = header.section_headers(endian, data)?;
+    let count = headers.len();
+
+    let e_shstrndx = header.e_shstrndx(endian);
+    let shstrndx = if e_shstrndx == elf::SHN_XINDEX {
+        headers.first().map_or(0, |s| s.sh_link(endian) as usize)
+    } else {
+        usize::from(e_shstrndx.0)
+    };
+    match headers.get(shstrndx) {
+        None => {
+            return Err(ElfError(format!(
+                "e_shstrndx {shstrndx} names no section (the file has {count})"
+            )))
+        }
+        Some(s) if s.sh_type(endian) != elf::SHT_STRTAB => {
+            return Err(ElfError(format!(
+                "e_shstrndx names section {shstrndx}, of type {}, not a string table (SHT_STRTAB)",
+                section_type_name(s.sh_type(endian).0)
+            )))
+        }
+        Some(_) => {}
+    }
+
+    let len = data.len() as u64;
+    let extent = |what: &dyn Fn() -> String, offset: u64, size: u64| {
+        check_extent(what, offset, size, len, bits)
+    };
+
+    // Names come from the section-name table, itself a section checked
+    // here: read them only from a table that lies inside the file.
+    let names = {
+        let s = &headers[shstrndx];
+        let (offset, size): (u64, u64) = (s.sh_offset(endian).into(), s.sh_size(endian).into());
+        offset
+            .checked_add(size)
+            .filter(|end| *end <= len)
+            .map(|end| object::read::StringTable::new(data, offset, end))
+    };
+    let describe = |i: usize, s: &H::SectionHeader| {
+        let name = names
+            .and_then(|n| n.get(s.sh_name(endian)).ok())
+            .filter(|n| !n.is_empty());
+        match name {
+            Some(n) => format!("section {i} ({})", String::from_utf8_lossy(n)),
+            None => format!("section {i}"),
+        }
+    };
+
+    for (i, s) in headers.iter().enumerate() {
+        let sh_type = s.sh_type(endian);
+        if sh_type == elf::SHT_NULL || sh_type == elf::SHT_NOBITS {
+            continue;
+        }
+        extent(
+            &|| describe(i, s),
+            s.sh_offset(endian).into(),
+            s.sh_size(endian).into(),
+        )?;
+    }
+    for (i, p) in header.program_headers(endian, data)?.iter().enumerate() {
+        if p.p_type(endian) == elf::PT_NULL {
+            continue;
+        }
+        extent(
+            &|| format!("segment {i} ({})", segment_type_name(p.p_type(endian).0)),
+            p.p_offset(endian).into(),
+            p.p_filesz(endian).into(),
+        )?;
+    }
+
+    let symbol_size: u64 = if bits == 64 { 24 } else { 16 };
+    for (i, s) in headers.iter().enumerate() {
+        let sh_type = s.sh_type(endian);
+        if sh_type == elf::SHT_SYMTAB || sh_type == elf::SHT_DYNSYM {
+            let entsize: u64 = s.sh_entsize(endian).into();
+            if entsize != symbol_size {
+                return Err(ElfError(format!(
+                    "{}: sh_entsize {entsize} is not {symbol_size}, the size of an ELF{bits} symbol",
+                    describe(i, s)
+                )));
+            }
+        }
+    }
+
+    let relocatable = header.e_type(endian) == elf::ET_REL;
+    for (i, s) in headers.iter().enumerate() {
+        let Some(name) = names.and_then(|n| n.get(s.sh_name(endian)).ok()) else {
+            continue;
+        };
+        if !is_percpu_name(name, relocatable) {
+            continue;
+        }
+        if s.sh_type(endian) == elf::SHT_NULL {
+            return Err(ElfError(format!(
+                "{} has type SHT_NULL: an unused section header",
+                describe(i, s)
+            )));
+        }
+        let align: u64 = s.sh_addralign(endian).into();
+        if align != 0 && !align.is_power_of_two() {
+            return Err(ElfError(format!(
+                "{}: alignment {align} is not a power of two",
+                describe(i, s)
+            )));
+        }
+    }
+    Ok(())
 }

@@ -181,7 +181,8 @@ pub mod checks {
     pub const VMA: &str = "vma";
     /// The template's initial values are in the file and loaded.
     pub const TEMPLATE_IN_FILE: &str = "template-in-file";
-    /// The four symbols exist and agree with the section.
+    /// The file has a symbol table, and (in a linked file) the four layout
+    /// symbols exist and agree with the section.
     pub const SYMBOLS: &str = "symbols";
     /// The reservation holds `--cpus` areas.
     pub const RESERVATION: &str = "reservation";
@@ -189,6 +190,9 @@ pub mod checks {
     pub const TEMPLATE_BOUNDS: &str = "template-bounds";
     /// Every offset fits the reach of the access sequence.
     pub const REACH: &str = "reach";
+    /// RISC-V only: `__global_pointer$` is not defined, so the linker never
+    /// relaxes an access against `gp` (the per-CPU base).
+    pub const GLOBAL_POINTER: &str = "global-pointer";
 }
 
 /// Whether a variable is the runtime's own: it lives in the `percpu`
@@ -294,8 +298,10 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
     // rule for `--align`.
     let (script_align, script_stride) = script_layout(facts, start);
     let align = script_align.unwrap_or(opts.align);
+    // The rule needs a power of two: a script's symbol may hold anything
+    // (`symbols` reports it).
     let stride = script_stride
-        .or_else(|| area_stride(size, align))
+        .or_else(|| is_area_align(align).then(|| area_stride(size, align))?)
         .unwrap_or(u64::MAX)
         .max(1);
     let template = TemplateReport {
@@ -407,7 +413,13 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         detail,
     });
 
-    let (passed, detail) = if relocatable {
+    let (passed, detail) = if !facts.has_symtab {
+        (
+            false,
+            "no symbol table (stripped?): neither the layout symbols nor the variables can be read"
+                .to_string(),
+        )
+    } else if relocatable {
         (
             true,
             "skipped: a relocatable object; the linker script defines them".to_string(),
@@ -500,6 +512,27 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         detail,
     });
 
+    if f.machine == object::elf::EM_RISCV.0 {
+        let (passed, detail) = match facts.global_pointer {
+            None => (
+                true,
+                format!("{} is not defined: the linker relaxes nothing against gp", elf::GLOBAL_POINTER),
+            ),
+            Some(value) => (
+                false,
+                format!(
+                    "{} is defined ({value:#x}): the linker may relax accesses against gp, which holds the per-CPU base",
+                    elf::GLOBAL_POINTER
+                ),
+            ),
+        };
+        checks.push(Check {
+            name: checks::GLOBAL_POINTER.into(),
+            passed,
+            detail,
+        });
+    }
+
     Report {
         schema_version: SCHEMA_VERSION,
         document: DOCUMENT.into(),
@@ -587,6 +620,11 @@ fn symbol_check(facts: &ElfFacts, vma: u64, lma: u64, mem_size: u64) -> (bool, S
                 symbols::AREA_ALIGN
             ));
         }
+    } else if let Some(align) = area_align.filter(|a| !is_area_align(*a)) {
+        problems.push(format!(
+            "{} {align:#x} is not a power of two of at least {DEFAULT_AREA_ALIGN}",
+            symbols::AREA_ALIGN
+        ));
     } else if area_stride_sym.is_some() && area_align.is_none() {
         problems.push(format!(
             "{} without {}",

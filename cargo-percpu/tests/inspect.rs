@@ -517,3 +517,30 @@ fn corrupted_tables_are_errors() {
         }
     }
 }
+
+#[test]
+fn a_script_alignment_that_is_no_power_of_two_fails_symbols_without_a_panic() {
+    // Found by the fuzzer: `_percpu_area_align` 0 made the stride rule
+    // subtract with overflow.
+    for align in [0, 48, 32] {
+        let mut elf = GenElf::kernel(64, false, EM_X86_64, 4, VARS);
+        elf.symbols.push(GenSym {
+            name: "_percpu_area_align".into(),
+            value: align,
+            size: 0,
+            st_type: 0,
+            place: Place::Abs,
+        });
+        let report = inspect(&elf, None);
+        assert_eq!(failed(&report), [checks::SYMBOLS], "{align}");
+        assert!(
+            report
+                .check(checks::SYMBOLS)
+                .unwrap()
+                .detail
+                .contains("is not a power of two of at least 64"),
+            "{align}: {:?}",
+            report.checks
+        );
+    }
+}

@@ -3,8 +3,8 @@
 pub use crate::arch::generic as ptr;
 pub use crate::arch::OpGuard;
 pub use crate::guard::NoPreempt;
+pub use crate::guard::{IrqSave, NoPreemptIrqSave};
 pub use crate::location::{Location, StaticLocation};
-pub use kernel_guard::NoPreemptIrqSave;
 
 #[cfg(all(target_arch = "x86_64", not(feature = "sp-naive")))]
 pub use crate::arch::__PERCPU_SELF_PTR;

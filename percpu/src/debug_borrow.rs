@@ -63,6 +63,39 @@ impl DebugBorrow {
         }
     }
 
+    /// For the atomic read-modify-write set, which holds no reference:
+    /// panics, in debug builds, if the variable at `location` is borrowed
+    /// mutably on this CPU (a `&mut` that the update would alias), and
+    /// tracks nothing, so an interrupt handler's update in the middle of
+    /// one is no error.
+    #[inline(always)]
+    #[track_caller]
+    pub fn atomic<L: Location>(location: &L) -> Self {
+        #[cfg(debug_assertions)]
+        {
+            let key = location.offset().wrapping_add(1);
+            // SAFETY: reads of this CPU's table, with preemption disabled
+            // by the caller (or, unguarded, on whichever CPU runs: only a
+            // `&mut` held on that CPU can be in its table).
+            unsafe {
+                let table = BORROWS.current_ptr() as *const usize;
+                for slot in 0..SLOTS {
+                    if *table.add(2 * slot) == key && *table.add(2 * slot + 1) == EXCLUSIVE {
+                        already_borrowed(L::NAME, true);
+                    }
+                }
+            }
+            Self {
+                state: core::ptr::null_mut(),
+            }
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            let _ = location;
+            Self {}
+        }
+    }
+
     #[cfg(debug_assertions)]
     #[track_caller]
     fn enter(offset: usize, name: &'static str, exclusive: bool) -> Self {

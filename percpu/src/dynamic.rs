@@ -223,7 +223,7 @@ impl Allocator {
     /// Runs `f` on the bitmap, holding the lock with interrupts and
     /// preemption off, so that a handler on this CPU never spins on it.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Bitmap) -> R) -> R {
-        let _guard = kernel_guard::NoPreemptIrqSave::new();
+        let _guard = crate::guard::NoPreemptIrqSave::new();
         self.with_unguarded(f)
     }
 

@@ -1,4 +1,5 @@
-//! The guard of the per-CPU accesses that must not migrate halfway.
+//! The guards: of the per-CPU accesses that must not migrate halfway, and
+//! of the ones that interrupt handlers must not split either.
 //!
 //! It keeps `kernel_guard::NoPreempt`'s contract (with `preempt` on bare
 //! metal it calls the kernel's `KernelGuardIf`, elsewhere it does nothing)
@@ -28,5 +29,107 @@ impl Drop for NoPreempt {
     fn drop(&mut self) {
         #[cfg(all(feature = "preempt", target_os = "none"))]
         crate_interface::call_interface!(kernel_guard::KernelGuardIf::enable_preempt);
+    }
+}
+
+/// Disables local interrupts from `new` until it is dropped, restoring the
+/// state it found: `kernel_guard::IrqSave` (the supervisor-level bit on
+/// RISC-V), or `mstatus.MIE` with `riscv-m-mode`. Does nothing off bare
+/// metal, as `kernel_guard`'s guards.
+#[must_use = "interrupts are restored as soon as the guard is dropped"]
+pub struct IrqSave {
+    #[cfg(not(all(
+        feature = "riscv-m-mode",
+        target_os = "none",
+        any(target_arch = "riscv32", target_arch = "riscv64")
+    )))]
+    _inner: kernel_guard::IrqSave,
+    /// `mstatus.MIE` as it was (bit 3), to restore on drop.
+    #[cfg(all(
+        feature = "riscv-m-mode",
+        target_os = "none",
+        any(target_arch = "riscv32", target_arch = "riscv64")
+    ))]
+    mie: usize,
+}
+
+/// `mstatus.MIE`: machine-mode interrupts enabled.
+#[cfg(all(
+    feature = "riscv-m-mode",
+    target_os = "none",
+    any(target_arch = "riscv32", target_arch = "riscv64")
+))]
+const MSTATUS_MIE: usize = 1 << 3;
+
+impl IrqSave {
+    /// Disables local interrupts (on bare metal).
+    #[inline(always)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        #[cfg(all(
+            feature = "riscv-m-mode",
+            target_os = "none",
+            any(target_arch = "riscv32", target_arch = "riscv64")
+        ))]
+        {
+            let old: usize;
+            // SAFETY: clears `mstatus.MIE` and returns the old `mstatus`:
+            // machine-mode interrupts stay pending until `drop` restores it.
+            // Not `nomem`: the accesses it protects must stay inside.
+            unsafe {
+                core::arch::asm!("csrrci {}, mstatus, {}", out(reg) old, const MSTATUS_MIE,
+                    options(nostack, preserves_flags))
+            };
+            Self {
+                mie: old & MSTATUS_MIE,
+            }
+        }
+        #[cfg(not(all(
+            feature = "riscv-m-mode",
+            target_os = "none",
+            any(target_arch = "riscv32", target_arch = "riscv64")
+        )))]
+        Self {
+            _inner: kernel_guard::IrqSave::new(),
+        }
+    }
+}
+
+#[cfg(all(
+    feature = "riscv-m-mode",
+    target_os = "none",
+    any(target_arch = "riscv32", target_arch = "riscv64")
+))]
+impl Drop for IrqSave {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: sets `mstatus.MIE` again if `new` found it set.
+        unsafe {
+            core::arch::asm!("csrs mstatus, {}", in(reg) self.mie, options(nostack, preserves_flags))
+        };
+    }
+}
+
+/// Disables preemption, then local interrupts, and enables them again in
+/// the reverse order when dropped: `kernel_guard::NoPreemptIrqSave`'s
+/// contract, with [`IrqSave`]'s interrupt mask (so `riscv-m-mode` masks
+/// machine-mode interrupts).
+#[must_use = "interrupts and preemption are restored as soon as the guard is dropped"]
+pub struct NoPreemptIrqSave {
+    // Dropped in declaration order: interrupts first, then preemption.
+    _irq: IrqSave,
+    _preempt: NoPreempt,
+}
+
+impl NoPreemptIrqSave {
+    /// Disables preemption and local interrupts.
+    #[inline(always)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        let preempt = NoPreempt::new();
+        Self {
+            _irq: IrqSave::new(),
+            _preempt: preempt,
+        }
     }
 }

@@ -37,6 +37,10 @@
 //! - `preempt`: the guarded methods disable preemption through
 //!   [`kernel_guard`]'s `KernelGuardIf`, which the kernel implements.
 //! - `arm-el2`: AArch64 hypervisors at EL2 use `TPIDR_EL2`.
+//! - `riscv-m-mode`: RISC-V kernels and firmware that run in machine mode:
+//!   `with_current_irqsave` (and every other interrupt mask of the crate)
+//!   clears `mstatus.MIE` instead of `sstatus.SIE`, which does not mask
+//!   machine-mode interrupts.
 //! - `non-zero-vma`: `.percpu` is linked at a non-zero VMA (implied in Linux
 //!   user space); offsets are computed from `_percpu_load_start`.
 

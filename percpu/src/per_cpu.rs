@@ -301,7 +301,7 @@ impl<T, L: Location> PerCpu<T, L> {
         T: PerCpuInteger,
     {
         let _guard = OpGuard::new();
-        let _borrow = DebugBorrow::exclusive(&self.location);
+        let _borrow = DebugBorrow::atomic(&self.location);
         // SAFETY: as for `read_current`.
         unsafe { self.location.rmw::<T, OP>(val) }
     }
@@ -358,7 +358,7 @@ impl<T, L: Location> PerCpu<T, L> {
         T: PerCpuInteger,
     {
         let _guard = OpGuard::new();
-        let _borrow = DebugBorrow::exclusive(&self.location);
+        let _borrow = DebugBorrow::atomic(&self.location);
         // SAFETY: as for `read_current`.
         unsafe { self.location.xchg(val) }
     }
@@ -371,7 +371,7 @@ impl<T, L: Location> PerCpu<T, L> {
         T: PerCpuInteger,
     {
         let _guard = OpGuard::new();
-        let _borrow = DebugBorrow::exclusive(&self.location);
+        let _borrow = DebugBorrow::atomic(&self.location);
         // SAFETY: as for `read_current`.
         unsafe { self.location.cmpxchg(old, new) }
     }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::disasm::{self, Count, Insn, Isa, Role};
-use crate::targets::{Target, TARGETS};
+use crate::targets::{Budgets, Target, TARGETS};
 use crate::toolchain::{self, workspace_root};
 
 /// One column of the table: a target and the features that select it.
@@ -30,6 +30,10 @@ struct Column {
     label: String,
     target: &'static Target,
     features: Vec<&'static str>,
+    /// `-C target-feature` for the build, if the column has a CPU feature.
+    target_feature: Option<&'static str>,
+    /// The target's budgets, or the CPU feature's.
+    budgets: &'static Budgets,
 }
 
 impl Column {
@@ -40,7 +44,7 @@ impl Column {
 }
 
 /// Every column: each target with its default features, then with each of
-/// its architecture features.
+/// its architecture features, then with each of its CPU features.
 fn columns() -> Vec<Column> {
     let mut columns = Vec::new();
     for target in &TARGETS {
@@ -48,12 +52,25 @@ fn columns() -> Vec<Column> {
             label: target.name().to_owned(),
             target,
             features: Vec::new(),
+            target_feature: None,
+            budgets: &target.budgets,
         });
         for feature in target.arch_features {
             columns.push(Column {
                 label: format!("{} {feature}", target.name()),
                 target,
                 features: vec![feature],
+                target_feature: None,
+                budgets: &target.budgets,
+            });
+        }
+        for cpu in target.cpu_features {
+            columns.push(Column {
+                label: format!("{} {}", target.name(), cpu.name),
+                target,
+                features: Vec::new(),
+                target_feature: Some(cpu.target_feature),
+                budgets: &cpu.budgets,
             });
         }
     }
@@ -169,12 +186,17 @@ fn symbol(op: Op, ty: &str) -> String {
     format!("{}_{}", op.name(), ty)
 }
 
-/// A budget with default features: the target's (the shortest sequence
+/// Types narrower than 32 bits, whose `add_current` has its own budget.
+fn is_narrow(ty: &str) -> bool {
+    matches!(ty, "u8" | "i8" | "u16" | "i16")
+}
+
+/// A budget with default features: the column's (the shortest sequence
 /// for a 32-bit offset reach, docs/performance.md explains each).
-fn base_budget(target: &Target, op: Op) -> Option<usize> {
-    let budgets = &target.budgets;
+fn base_budget(budgets: &Budgets, op: Op, ty: &str) -> Option<usize> {
     match op {
         Op::Read | Op::Write => Some(budgets.read),
+        Op::Add if is_narrow(ty) => Some(budgets.add_narrow),
         Op::Add => Some(budgets.add),
         Op::Ptr => Some(budgets.ptr),
         Op::BoxRead | Op::BoxWrite => Some(budgets.box_read),
@@ -195,8 +217,9 @@ fn guard_overhead(target: &Target) -> usize {
     }
 }
 
-fn budget(target: &Target, op: Op, preempt: bool) -> Option<usize> {
-    let base = base_budget(target, op)?;
+fn budget(column: &Column, op: Op, ty: &str, preempt: bool) -> Option<usize> {
+    let target = column.target;
+    let base = base_budget(column.budgets, op, ty)?;
     Some(match (preempt, target.isa) {
         (false, _) | (true, Isa::X86_64) => base,
         // A box's handle must also survive the first guard call: one more
@@ -430,6 +453,12 @@ fn build_fixture(
     ] {
         cmd.env_remove(var);
     }
+    if let Some(feature) = column.target_feature {
+        cmd.env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            format!("-Ctarget-feature={feature}"),
+        );
+    }
     toolchain::run(&mut cmd)?;
     let lib = target_dir
         .join(column.target.triple())
@@ -454,7 +483,7 @@ fn check(columns: &[Column], results: &Results) -> Vec<String> {
                     continue;
                 };
                 let c = &m.count;
-                if let Some(budget) = budget(target, op, preempt) {
+                if let Some(budget) = budget(column, op, ty, preempt) {
                     if c.counted > budget {
                         violations.push(format!(
                             "{name} on {where_}: {} instructions, budget {budget}",
@@ -525,7 +554,7 @@ fn table(columns: &[Column], results: &Results) -> String {
                             } else {
                                 String::new()
                             };
-                            match budget(column.target, op, preempt) {
+                            match budget(column, op, ty, preempt) {
                                 Some(b) if m.count.counted > b => {
                                     format!("**{}/{b} ✗**{calls}", m.count.counted)
                                 }
@@ -620,7 +649,7 @@ fn column_listings(columns: &[Column], index: usize, results: &Results, rustc: &
                 let name = symbol(op, ty);
                 if let Some(m) = functions.get(&name) {
                     out.push('\n');
-                    out.push_str(&listing(&name, m, budget(column.target, op, preempt)));
+                    out.push_str(&listing(&name, m, budget(column, op, ty, preempt)));
                 }
             }
         }
@@ -770,12 +799,20 @@ mod tests {
     #[test]
     fn preempt_budget_adds_the_guard_outside_x86() {
         let columns = columns();
-        let col = columns[AARCH64].target;
-        assert_eq!(budget(col, Op::Read, false), Some(4));
-        assert_eq!(budget(col, Op::Read, true), Some(7));
-        assert_eq!(budget(col, Op::Ptr, true), Some(4));
-        assert_eq!(budget(columns[X86].target, Op::Add, true), Some(1));
-        assert_eq!(budget(col, Op::With, true), None);
+        let col = &columns[AARCH64];
+        assert_eq!(budget(col, Op::Read, "usize", false), Some(4));
+        assert_eq!(budget(col, Op::Read, "usize", true), Some(7));
+        assert_eq!(budget(col, Op::Ptr, "usize", true), Some(4));
+        assert_eq!(budget(&columns[X86], Op::Add, "usize", true), Some(1));
+        assert_eq!(budget(col, Op::With, "usize", true), None);
+        // The read-modify-write set is atomic outside x86_64: LL/SC on
+        // AArch64, `stadd` with LSE, one AMO on RISC-V.
+        assert_eq!(budget(col, Op::Add, "usize", false), Some(8));
+        let lse = columns.iter().find(|c| c.label == "aarch64 lse").unwrap();
+        assert_eq!(budget(lse, Op::Add, "usize", false), Some(5));
+        let rv = columns.iter().find(|c| c.label == "riscv64").unwrap();
+        assert_eq!(budget(rv, Op::Add, "i32", false), Some(4));
+        assert_eq!(budget(rv, Op::Add, "u8", false), Some(15));
     }
 
     #[test]

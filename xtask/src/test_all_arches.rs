@@ -55,12 +55,22 @@ struct Config {
     machine_options: Option<&'static str>,
     /// A CPU topology appended to `-smp`'s count (`sockets=2,cores=3`).
     topology: Option<&'static str>,
+    /// QEMU arguments beyond the target's (`-singlestep` for the storms).
+    qemu_args: &'static [&'static str],
 }
 
 impl Config {
-    /// `sp-naive` has exactly one CPU, a topology its product.
+    /// An interrupt-storm kernel (`storm` feature): its `STORM` lines are
+    /// checked and its interrupt counts shown.
+    fn storm(&self) -> bool {
+        self.features.contains(&"storm")
+    }
+
+    /// `sp-naive` has exactly one CPU, a topology its product; a storm runs
+    /// at its own count (under `-singlestep`, and its AArch64/ARMv7 timer
+    /// code drives GICv2, which stops at 8 CPUs).
     fn fixed_cpus(&self) -> bool {
-        self.features.contains(&"sp-naive") || self.topology.is_some()
+        self.features.contains(&"sp-naive") || self.topology.is_some() || self.storm()
     }
 
     /// `-smp`'s value.
@@ -195,6 +205,7 @@ struct Extra {
     cpus: usize,
     machine_options: Option<&'static str>,
     topology: Option<&'static str>,
+    qemu_args: &'static [&'static str],
 }
 
 const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
@@ -205,6 +216,21 @@ const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static st
         cpus: CPUS,
         machine_options: None,
         topology: None,
+        qemu_args: &[],
+    }
+}
+
+/// QEMU 7.2's spelling: one instruction per translated block, so that an
+/// interrupt can fall between any two instructions (TCG takes interrupts
+/// only between blocks, and would never split a short load/op/store).
+const SINGLESTEP: &[&str] = &["-singlestep"];
+
+/// An interrupt-storm configuration: the `storm` feature, under
+/// `-singlestep`.
+const fn storm(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
+    Extra {
+        qemu_args: SINGLESTEP,
+        ..extra(arch, suffix, features)
     }
 }
 
@@ -233,6 +259,22 @@ const EXTRAS: &[Extra] = &[
         topology: Some("sockets=2,cores=3"),
         ..extra(Arch::X86_64, "sparse-apic-ids", &[])
     },
+    // Interrupt storms: every arch/EL configuration, and the `preempt` ones.
+    storm(Arch::X86_64, "storm", &["storm"]),
+    storm(Arch::Aarch64, "storm", &["storm"]),
+    Extra {
+        machine_options: Some("virtualization=on"),
+        ..storm(Arch::Aarch64, "el2-storm", &["arm-el2", "storm"])
+    },
+    storm(Arch::Riscv64, "storm", &["storm"]),
+    // Machine mode: `with_current_irqsave` masks `mstatus.MIE`
+    // (`riscv-m-mode`, which the kernel enables on riscv32).
+    storm(Arch::Riscv32, "storm", &["storm"]),
+    storm(Arch::Loongarch64, "storm", &["storm"]),
+    storm(Arch::Armv7, "storm", &["storm"]),
+    storm(Arch::X86_64, "preempt-storm", &["preempt", "storm"]),
+    storm(Arch::Aarch64, "preempt-storm", &["preempt", "storm"]),
+    storm(Arch::Riscv64, "preempt-storm", &["preempt", "storm"]),
 ];
 
 /// The matrix: every target with default features, then the extras.
@@ -244,6 +286,7 @@ fn matrix() -> Vec<Config> {
         cpus: CPUS,
         machine_options: None,
         topology: None,
+        qemu_args: &[],
     });
     let extras = EXTRAS.iter().map(|e| Config {
         name: format!("{}-{}", e.arch.name(), e.suffix),
@@ -252,6 +295,7 @@ fn matrix() -> Vec<Config> {
         cpus: e.cpus,
         machine_options: e.machine_options,
         topology: e.topology,
+        qemu_args: e.qemu_args,
     });
     defaults.chain(extras).collect()
 }
@@ -318,6 +362,9 @@ struct Outcome {
     not_applicable: Option<String>,
     /// Number of per-CPU offsets checked against `cargo percpu inspect`.
     offsets_checked: usize,
+    /// Storm configurations: the timer interrupts each CPU took (the
+    /// last boot's).
+    irqs: Vec<u64>,
 }
 
 impl Outcome {
@@ -356,6 +403,7 @@ pub fn run(args: &Args) -> Result<()> {
                 failure: None,
                 not_applicable: Some(reason.clone()),
                 offsets_checked: 0,
+                irqs: Vec::new(),
             },
             None => run_config(&run.cfg, &kernel_dir, &target_dir, args),
         };
@@ -424,6 +472,7 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -
         failure: None,
         not_applicable: None,
         offsets_checked: 0,
+        irqs: Vec::new(),
     };
     eprintln!("--- {} ({} CPUs): building", cfg.name, cfg.cpus);
     let t = Instant::now();
@@ -451,7 +500,7 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -
             }
         );
         let t = Instant::now();
-        let result = boot_and_check(cfg, &elf, args.verbose);
+        let result = boot_and_check(cfg, &elf, args.verbose, &mut outcome.irqs);
         let took = t.elapsed();
         outcome.boot = Some(outcome.boot.map_or(took, |b| b.max(took)));
         outcome.boots += 1;
@@ -473,8 +522,14 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -
 
 /// One boot, judged, and the offsets compared; the reason and the serial
 /// log if it failed.
-fn boot_and_check(cfg: &Config, elf: &Path, verbose: bool) -> Result<usize, (String, Vec<String>)> {
+fn boot_and_check(
+    cfg: &Config,
+    elf: &Path,
+    verbose: bool,
+    irqs: &mut Vec<u64>,
+) -> Result<usize, (String, Vec<String>)> {
     let boot = boot_kernel(cfg, elf, verbose).map_err(|err| (format!("{err:#}"), Vec::new()))?;
+    *irqs = storm_irqs(&boot.lines);
     if let Err(reason) = judge(cfg, &boot) {
         return Err((reason, boot.lines));
     }
@@ -546,6 +601,7 @@ fn boot_kernel(cfg: &Config, elf: &Path, verbose: bool) -> Result<Boot> {
         cmd.args(["-machine", &machine]);
     }
     cmd.args(qemu.args)
+        .args(cfg.qemu_args)
         .args(["-smp", &cfg.smp(), "-kernel"])
         .arg(elf)
         .stdin(Stdio::null())
@@ -663,7 +719,57 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     if !boot.lines.iter().any(|l| l == "PASS") {
         return Err("exit status 0 but no `PASS` line".into());
     }
+    if cfg.storm() {
+        judge_storm(cfg, &boot.lines)?;
+    }
     Ok(())
+}
+
+/// Interrupts each CPU of a storm configuration must take during its loop
+/// (the kernel checks it too: `storm::MIN_IRQS`).
+const STORM_MIN_IRQS: u64 = 1000;
+
+/// The `irqs=` of every `STORM CPU n irqs=N loop=M` line, in CPU order.
+fn storm_irqs(lines: &[String]) -> Vec<u64> {
+    let mut found: Vec<(usize, u64)> = lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("STORM CPU ")?;
+            let mut parts = rest.split_whitespace();
+            let cpu = parts.next()?.parse().ok()?;
+            let irqs = parts.next()?.strip_prefix("irqs=")?.parse().ok()?;
+            Some((cpu, irqs))
+        })
+        .collect();
+    found.sort_unstable();
+    found.into_iter().map(|(_, irqs)| irqs).collect()
+}
+
+/// A storm passed only if every CPU reported, once, at least
+/// [`STORM_MIN_IRQS`] interrupts.
+fn judge_storm(cfg: &Config, lines: &[String]) -> Result<(), String> {
+    let irqs = storm_irqs(lines);
+    if irqs.len() != cfg.cpus {
+        return Err(format!(
+            "{} `STORM CPU` lines for {} CPUs",
+            irqs.len(),
+            cfg.cpus
+        ));
+    }
+    if let Some((cpu, n)) = irqs.iter().enumerate().find(|(_, &n)| n < STORM_MIN_IRQS) {
+        return Err(format!(
+            "CPU {cpu} took {n} timer interrupts, at least {STORM_MIN_IRQS} needed"
+        ));
+    }
+    Ok(())
+}
+
+/// The interrupt counts of a storm, for the summary: `min..max` per CPU.
+fn irqs_cell(irqs: &[u64]) -> String {
+    match (irqs.iter().min(), irqs.iter().max()) {
+        (Some(min), Some(max)) => format!("{min}..{max}"),
+        _ => "-".to_owned(),
+    }
 }
 
 /// Most serial lines shown for a failed boot (a 64-CPU boot prints about
@@ -847,10 +953,10 @@ fn outcome_line(o: &Outcome) -> String {
 fn print_summary(outcomes: &[Outcome], total: Duration, repeat: u32) {
     println!();
     println!(
-        "{:<22} {:>4} {:>7} {:>7}  result",
-        "config", "cpus", "build", "boot"
+        "{:<22} {:>4} {:>7} {:>7} {:>13}  result",
+        "config", "cpus", "build", "boot", "irqs/CPU"
     );
-    println!("{}", "-".repeat(56));
+    println!("{}", "-".repeat(70));
     for o in outcomes {
         let result = match (&o.not_applicable, o.failed()) {
             (Some(reason), _) => reason.clone(),
@@ -860,11 +966,12 @@ fn print_summary(outcomes: &[Outcome], total: Duration, repeat: u32) {
             (None, false) => "PASS".to_owned(),
         };
         println!(
-            "{:<22} {:>4} {:>7} {:>7}  {result}",
+            "{:<22} {:>4} {:>7} {:>7} {:>13}  {result}",
             o.name,
             o.cpus,
             secs(o.build),
             secs(o.boot),
+            irqs_cell(&o.irqs),
         );
     }
     let ran: Vec<&Outcome> = outcomes
@@ -874,7 +981,7 @@ fn print_summary(outcomes: &[Outcome], total: Duration, repeat: u32) {
     let passed = ran.iter().filter(|o| !o.failed()).count();
     let boots: u32 = ran.iter().map(|o| o.boots).sum();
     let failed_boots: u32 = ran.iter().map(|o| o.failed).sum();
-    println!("{}", "-".repeat(56));
+    println!("{}", "-".repeat(70));
     println!(
         "{passed}/{} passed, {} not applicable; {boots} boots, {failed_boots} failed; in {:.0}s",
         ran.len(),
@@ -983,6 +1090,23 @@ mod tests {
             el2.machine(64).unwrap(),
             "virt,virtualization=on,gic-version=3"
         );
+    }
+
+    #[test]
+    fn storms_need_every_cpu_and_enough_interrupts() {
+        let c = cfg("aarch64-storm");
+        assert!(c.storm() && c.qemu_args.contains(&"-singlestep"));
+        let good = lines("STORM CPU 1 irqs=1200 loop=9\nSTORM CPU 0 irqs=1300 loop=9\nSTORM CPU 2 irqs=1000 loop=1\nSTORM CPU 3 irqs=5000 loop=1");
+        assert_eq!(storm_irqs(&good), [1300, 1200, 1000, 5000]);
+        assert!(judge_storm(&c, &good).is_ok());
+        assert_eq!(irqs_cell(&storm_irqs(&good)), "1000..5000");
+        let few = lines("STORM CPU 0 irqs=1300 loop=9\nSTORM CPU 1 irqs=999 loop=9\nSTORM CPU 2 irqs=1000 loop=1\nSTORM CPU 3 irqs=5000 loop=1");
+        assert!(judge_storm(&c, &few)
+            .unwrap_err()
+            .contains("CPU 1 took 999"));
+        let missing = lines("STORM CPU 0 irqs=1300 loop=9");
+        assert!(judge_storm(&c, &missing).is_err());
+        assert!(!cfg("aarch64").storm());
     }
 
     #[test]

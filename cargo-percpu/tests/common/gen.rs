@@ -14,6 +14,9 @@ pub enum Place {
     Other,
     /// `SHN_ABS`.
     Abs,
+    /// This raw `st_shndx`: `SHN_UNDEF` (0), a section index the file may
+    /// not have, `SHN_XINDEX`, …
+    Index(u16),
 }
 
 /// A symbol to write.
@@ -41,6 +44,25 @@ pub struct GenElf {
     /// Give `.percpu` a PT_LOAD segment.
     pub load_segment: bool,
     pub symbols: Vec<GenSym>,
+    /// Leave the symbol table out, as `strip` does: the `.symtab` and
+    /// `.strtab` section headers become unused (`SHT_NULL`) entries.
+    pub strip: bool,
+}
+
+/// The section indices every generated file has.
+pub mod index {
+    /// `.percpu` (a nameless placeholder when the file has none).
+    pub const PERCPU: usize = 1;
+    /// `.symtab`.
+    pub const SYMTAB: usize = 2;
+    /// `.strtab`.
+    pub const STRTAB: usize = 3;
+    /// `.shstrtab`, `e_shstrndx`.
+    pub const SHSTRTAB: usize = 4;
+    /// `.bss`: `SHT_NOBITS`, 1 MiB at file offset 0, read by no check.
+    pub const BSS: usize = 5;
+    /// How many sections there are, the null one included.
+    pub const COUNT: usize = 6;
 }
 
 pub const EM_X86_64: u16 = 62;
@@ -150,6 +172,7 @@ impl GenElf {
             percpu: Some((0, lma, mem, false, 64)),
             load_segment: true,
             symbols,
+            strip: false,
         }
     }
 
@@ -209,6 +232,7 @@ impl GenElf {
                 Place::Percpu => 1,
                 Place::Other => 5,
                 Place::Abs => 0xfff1,
+                Place::Index(raw) => raw,
             };
             let info = (1 << 4) | s.st_type;
             if is64 {
@@ -307,30 +331,38 @@ impl GenElf {
                 palign,
                 0,
             ),
-            (
-                9,
-                2,
-                0,
-                0,
-                symtab_off as u64,
-                symtab_size as u64,
-                3,
-                1,
-                8,
-                symsize as u64,
-            ),
-            (
-                17,
-                3,
-                0,
-                0,
-                strtab_off as u64,
-                strtab.len() as u64,
-                0,
-                0,
-                1,
-                0,
-            ),
+            if self.strip {
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            } else {
+                (
+                    9,
+                    2,
+                    0,
+                    0,
+                    symtab_off as u64,
+                    symtab_size as u64,
+                    3,
+                    1,
+                    8,
+                    symsize as u64,
+                )
+            },
+            if self.strip {
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            } else {
+                (
+                    17,
+                    3,
+                    0,
+                    0,
+                    strtab_off as u64,
+                    strtab.len() as u64,
+                    0,
+                    0,
+                    1,
+                    0,
+                )
+            },
             (
                 25,
                 3,
@@ -358,5 +390,170 @@ impl GenElf {
             w.word(entsize);
         }
         w.buf
+    }
+}
+
+/// A field of the ELF header, for [`Patch::header`].
+#[derive(Clone, Copy, Debug)]
+pub enum Eh {
+    Type,
+    Phoff,
+    Shoff,
+    Phnum,
+    Shnum,
+    Shstrndx,
+}
+
+/// A field of a section header, for [`Patch::section`].
+#[derive(Clone, Copy, Debug)]
+pub enum Sh {
+    Name,
+    Type,
+    Flags,
+    Addr,
+    Offset,
+    Size,
+    Link,
+    Info,
+    Addralign,
+    Entsize,
+}
+
+/// A field of a program header, for [`Patch::segment`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ph {
+    Type,
+    Offset,
+    Filesz,
+    Memsz,
+}
+
+/// A built file with header fields rewritten: the one place the tests
+/// break a file on purpose, field by field, in either class and byte order.
+pub struct Patch {
+    data: Vec<u8>,
+    bits: u32,
+    big: bool,
+}
+
+impl GenElf {
+    /// The file, built, ready to have fields rewritten.
+    pub fn patch(&self) -> Patch {
+        Patch {
+            data: self.build(),
+            bits: self.bits,
+            big: self.big_endian,
+        }
+    }
+}
+
+impl Patch {
+    fn word(&self) -> usize {
+        (self.bits / 8) as usize
+    }
+
+    /// Reads `width` bytes at `at` in the file's byte order.
+    pub fn get(&self, at: usize, width: usize) -> u64 {
+        let mut bytes = [0u8; 8];
+        if self.big {
+            bytes[8 - width..].copy_from_slice(&self.data[at..at + width]);
+            u64::from_be_bytes(bytes)
+        } else {
+            bytes[..width].copy_from_slice(&self.data[at..at + width]);
+            u64::from_le_bytes(bytes)
+        }
+    }
+
+    /// Writes the low `width` bytes of `value` at `at` in the file's byte
+    /// order.
+    pub fn put(&mut self, at: usize, value: u64, width: usize) {
+        let bytes = if self.big {
+            value.to_be_bytes()
+        } else {
+            value.to_le_bytes()
+        };
+        let slice = if self.big {
+            &bytes[8 - width..]
+        } else {
+            &bytes[..width]
+        };
+        self.data[at..at + width].copy_from_slice(slice);
+    }
+
+    /// Where a header field is, and its width.
+    fn header_field(&self, field: Eh) -> (usize, usize) {
+        let w = self.word();
+        // e_entry at 24, then e_phoff and e_shoff (class words), e_flags,
+        // and six half-words.
+        let halves = 24 + 3 * w + 4;
+        match field {
+            Eh::Type => (16, 2),
+            Eh::Phoff => (24 + w, w),
+            Eh::Shoff => (24 + 2 * w, w),
+            Eh::Phnum => (halves + 4, 2),
+            Eh::Shnum => (halves + 8, 2),
+            Eh::Shstrndx => (halves + 10, 2),
+        }
+    }
+
+    /// Sets an ELF header field.
+    pub fn header(mut self, field: Eh, value: u64) -> Self {
+        let (at, width) = self.header_field(field);
+        self.put(at, value, width);
+        self
+    }
+
+    /// Sets field `field` of section header `i`.
+    pub fn section(mut self, i: usize, field: Sh, value: u64) -> Self {
+        let w = self.word();
+        let (shoff_at, _) = self.header_field(Eh::Shoff);
+        let shoff = self.get(shoff_at, w) as usize;
+        let entry = shoff + i * (16 + 6 * w);
+        let (off, width) = match field {
+            Sh::Name => (0, 4),
+            Sh::Type => (4, 4),
+            Sh::Flags => (8, w),
+            Sh::Addr => (8 + w, w),
+            Sh::Offset => (8 + 2 * w, w),
+            Sh::Size => (8 + 3 * w, w),
+            Sh::Link => (8 + 4 * w, 4),
+            Sh::Info => (12 + 4 * w, 4),
+            Sh::Addralign => (16 + 4 * w, w),
+            Sh::Entsize => (16 + 5 * w, w),
+        };
+        self.put(entry + off, value, width);
+        self
+    }
+
+    /// Sets field `field` of program header `i`.
+    pub fn segment(mut self, i: usize, field: Ph, value: u64) -> Self {
+        let w = self.word();
+        let (phoff_at, _) = self.header_field(Eh::Phoff);
+        let phoff = self.get(phoff_at, w) as usize;
+        let (size, off) = if self.bits == 64 {
+            let off = match field {
+                Ph::Type => 0,
+                Ph::Offset => 8,
+                Ph::Filesz => 32,
+                Ph::Memsz => 40,
+            };
+            (56, off)
+        } else {
+            let off = match field {
+                Ph::Type => 0,
+                Ph::Offset => 4,
+                Ph::Filesz => 16,
+                Ph::Memsz => 20,
+            };
+            (32, off)
+        };
+        let width = if field == Ph::Type { 4 } else { w };
+        self.put(phoff + i * size + off, value, width);
+        self
+    }
+
+    /// The bytes.
+    pub fn bytes(self) -> Vec<u8> {
+        self.data
     }
 }

@@ -1,5 +1,6 @@
 //! Shared test helpers.
 #![allow(dead_code)]
+pub mod broken;
 pub mod crosscheck;
 pub mod gen;
 pub mod schema;

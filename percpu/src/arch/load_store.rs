@@ -69,27 +69,8 @@ macro_rules! __percpu_load_store_accesses {
             }
         }
 
-        /// Load, operate, store through the same address. The operation
-        /// works on the whole register and the store keeps the low bits,
-        /// which is the wrapping result at every width.
-        #[inline(always)]
-        unsafe fn rmw<T: $crate::PerCpuInteger, const OP: u8>(&self, val: T) {
-            if ::core::mem::size_of::<T>() > ::core::mem::size_of::<usize>() {
-                return unsafe { $crate::__priv::ptr::rmw::<T, OP>(self.current_addr(), val) };
-            }
-            unsafe {
-                $crate::__percpu_addr_asm!($sym; concat!(
-                    $crate::__percpu_width_chain!(load),
-                    ".if {op} == 0\n", $crate::__percpu_insn!(add),
-                    "\n.elseif {op} == 1\n", $crate::__percpu_insn!(sub),
-                    "\n.elseif {op} == 2\n", $crate::__percpu_insn!(and),
-                    "\n.elseif {op} == 3\n", $crate::__percpu_insn!(or),
-                    "\n.else\n", $crate::__percpu_insn!(xor),
-                    "\n.endif\n",
-                    $crate::__percpu_width_chain!(store));
-                    w = const ::core::mem::size_of::<T>(), op = const OP,
-                    v = in(reg) val.__to_reg(), x = out(reg) _, options(nostack, preserves_flags));
-            }
-        }
+        // The read-modify-write set keeps the defaults: one atomic
+        // instruction (or LL/SC loop) at `current_addr()`, which an
+        // interrupt cannot split (arch/generic.rs).
     };
 }

@@ -730,6 +730,9 @@ pub fn run(cpu: usize) {
 
     // Run-time allocations: barriers 3 to 6.
     crate::dynamic::run(cpu, 3);
+    // The interrupt storm: barrier 7.
+    #[cfg(feature = "storm")]
+    crate::storm::run(cpu, 7);
 
     let failures = crate::CPU_FAILURES[cpu].load(Ordering::Acquire);
     println!(
@@ -737,7 +740,7 @@ pub fn run(cpu: usize) {
         if failures == 0 { "OK" } else { "FAIL" },
         Fails(failures),
     );
-    barrier(7);
+    barrier(if cfg!(feature = "storm") { 8 } else { 7 });
 }
 
 /// Checks on CPU 0 once every CPU is done.

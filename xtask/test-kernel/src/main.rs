@@ -139,6 +139,8 @@ mod arch;
 mod checks;
 mod dynamic;
 mod platform;
+#[cfg(feature = "storm")]
+mod storm;
 mod vars;
 
 // ---------------------------------------------------------------------------
@@ -249,7 +251,9 @@ pub extern "C" fn boot_main() -> ! {
 /// `PERCPU_TEST_KERNEL_INJECT`, to show that the checks and the runner catch
 /// it: `shared-area` (the last CPU uses CPU 1's area), `hang` (CPU 1 stops
 /// before the first barrier), `wrong-offset` (a wrong `OFFSET` line),
-/// `box-cross` (CPU 1 writes CPU 0's copy of every `PerCpuBox`).
+/// `box-cross` (CPU 1 writes CPU 0's copy of every `PerCpuBox`),
+/// `storm-plain` (with `storm`: the loop updates the variables the timer
+/// handler updates with a plain load/add/store and `with_current`).
 fn injected(fault: &str) -> bool {
     option_env!("PERCPU_TEST_KERNEL_INJECT") == Some(fault)
 }

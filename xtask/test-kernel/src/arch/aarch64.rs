@@ -85,18 +85,54 @@ __tk_enable_fp:
     isb
     ret
 
-    // Any exception is a test failure: report it instead of hanging.
+    // Any exception is a test failure: report it instead of hanging. The
+    // one exception is an IRQ at the current EL (vector 5, with SP_ELx):
+    // the storm's timer.
     .balign 2048
 __tk_vectors:
     .set    vec, 0
     .rept   16
     .balign 0x80
+    .if vec == 5
+    b       __tk_irq
+    .else
     mov     x0, #vec
     b       {exception}
+    .endif
     .set    vec, vec + 1
     .endr
+
+    // Saves every caller-saved integer register (x0-x18, x30) around the
+    // Rust handler, which uses no FP/SIMD register; ELR and SPSR stay in
+    // their registers, as nothing in the handler takes an exception.
+__tk_irq:
+    sub     sp, sp, #160
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x30, [sp, #144]
+    bl      {irq}
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x30, [sp, #144]
+    add     sp, sp, #160
+    eret
     ",
     exception = sym exception,
+    irq = sym irq,
     stack_size = const crate::STACK_SIZE,
     boot_main = sym crate::boot_main,
     secondary_main = sym crate::secondary_main,
@@ -119,6 +155,73 @@ extern "C" fn exception(kind: usize) -> ! {
         "FAIL: exception (vector {kind}) ESR={esr:#x} ELR={elr:#x} FAR={far:#x}"
     ));
     exit(4)
+}
+
+/// An IRQ: the storm's virtual timer (anything else fails the run).
+extern "C" fn irq() {
+    #[cfg(feature = "storm")]
+    if let Some(iar) = super::gic::acknowledge() {
+        if iar & 0x3ff == super::gic::VTIMER_PPI {
+            // Re-arm first: the timer's condition clears, and the next tick
+            // counts from now, so the loop always makes progress.
+            set_vtimer(timer_period(), true);
+            crate::storm::on_tick();
+        }
+        super::gic::end(iar);
+        return;
+    }
+    #[cfg(not(feature = "storm"))]
+    exception(5)
+}
+
+/// Storm ticks per second on each CPU.
+#[cfg(feature = "storm")]
+const STORM_HZ: u64 = 10_000;
+
+/// The storm's period in timer ticks.
+#[cfg(feature = "storm")]
+fn timer_period() -> u64 {
+    let freq: u64;
+    // SAFETY: reads the timer frequency.
+    unsafe { asm!("mrs {}, CNTFRQ_EL0", out(reg) freq, options(nomem, nostack)) };
+    freq / STORM_HZ
+}
+
+/// Sets the virtual timer to fire in `ticks`, enabled and unmasked, or
+/// disables it.
+#[cfg(feature = "storm")]
+fn set_vtimer(ticks: u64, on: bool) {
+    // SAFETY: the virtual timer is this CPU's own.
+    unsafe {
+        asm!("msr CNTV_TVAL_EL0, {}", "msr CNTV_CTL_EL0, {}", "isb",
+             in(reg) ticks, in(reg) u64::from(on), options(nomem, nostack));
+    }
+}
+
+/// Arms this CPU's virtual timer (PPI 27 through the GIC) and unmasks IRQs.
+/// At EL2, physical IRQs must be routed to EL2 (HCR_EL2.IMO).
+#[cfg(feature = "storm")]
+pub fn timer_start() {
+    super::gic::enable_vtimer();
+    // SAFETY: routes IRQs to this EL (EL2 only), arms the timer, unmasks
+    // IRQs; the vectors handle them.
+    unsafe {
+        if current_el() == 2 {
+            asm!("mrs {t}, HCR_EL2", "orr {t}, {t}, #(1 << 4)", "msr HCR_EL2, {t}", "isb",
+                 t = out(reg) _, options(nomem, nostack));
+        }
+        set_vtimer(timer_period(), true);
+        asm!("msr daifclr, #2", options(nomem, nostack));
+    }
+}
+
+/// Masks IRQs and stops this CPU's timer.
+#[cfg(feature = "storm")]
+pub fn timer_stop() {
+    // SAFETY: masks IRQs on this CPU.
+    unsafe { asm!("msr daifset, #2", options(nomem, nostack)) };
+    set_vtimer(0, false);
+    super::gic::disable_vtimer();
 }
 
 /// Writes one byte to the PL011 UART.

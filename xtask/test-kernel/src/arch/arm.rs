@@ -70,14 +70,38 @@ _secondary_entry:
 
     // Any exception is a test failure: report it instead of hanging. The
     // handler runs on the SVC stack (the exception modes have none), with
-    // r0 = vector index and r1 = the exception mode's lr.
+    // r0 = vector index and r1 = the exception mode's lr. The one
+    // exception is the IRQ (vector 6): the storm's timer.
     .balign 32
 __tk_vectors:
     .set    vec, 0
     .rept   8
+    .if vec == 6
+    b       __tk_irq
+    .else
     b       __tk_handlers + vec * 16
+    .endif
     .set    vec, vec + 1
     .endr
+
+    // IRQ mode has no stack: store the return state (lr - 4, SPSR) on the
+    // SVC stack, switch to SVC, save every caller-saved register there
+    // (r0-r3, r12 and SVC's lr, which the interrupted code may be using),
+    // align the stack to 8 for the AAPCS, call the handler (soft-float:
+    // no FP register), and return with `rfe`.
+__tk_irq:
+    sub     lr, lr, #4
+    srsdb   sp!, #0x13
+    cps     #0x13
+    push    {{r0-r3, r12, lr}}
+    and     r1, sp, #4
+    sub     sp, sp, r1
+    push    {{r1, r2}}
+    bl      {irq}
+    pop     {{r1, r2}}
+    add     sp, sp, r1
+    pop     {{r0-r3, r12, lr}}
+    rfeia   sp!
 __tk_handlers:
     .set    vec, 0
     .rept   8
@@ -89,6 +113,7 @@ __tk_handlers:
     .endr
     ",
     exception = sym exception,
+    irq = sym irq,
     stack_size = const crate::STACK_SIZE,
     boot_main = sym crate::boot_main,
     secondary_main = sym crate::secondary_main,
@@ -106,6 +131,65 @@ extern "C" fn exception(kind: usize, lr: usize) -> ! {
         "FAIL: exception (vector {kind}) lr={lr:#x} DFSR={dfsr:#x} DFAR={dfar:#x} IFSR={ifsr:#x}"
     ));
     exit(4)
+}
+
+/// An IRQ: the storm's virtual timer (anything else fails the run).
+extern "C" fn irq() {
+    #[cfg(feature = "storm")]
+    if let Some(iar) = super::gic::acknowledge() {
+        if iar & 0x3ff == super::gic::VTIMER_PPI {
+            // Re-arm first: the next tick counts from now, so the loop
+            // always makes progress.
+            set_vtimer(timer_period(), true);
+            crate::storm::on_tick();
+        }
+        super::gic::end(iar);
+        return;
+    }
+    #[cfg(not(feature = "storm"))]
+    exception(6, 0)
+}
+
+/// Storm ticks per second on each CPU.
+#[cfg(feature = "storm")]
+const STORM_HZ: u32 = 10_000;
+
+/// The storm's period in timer ticks.
+#[cfg(feature = "storm")]
+fn timer_period() -> u32 {
+    let freq: u32;
+    // SAFETY: reads CNTFRQ.
+    unsafe { asm!("mrc p15, 0, {}, c14, c0, 0", out(reg) freq, options(nomem, nostack)) };
+    freq / STORM_HZ
+}
+
+/// Sets the virtual timer (CNTV_TVAL, CNTV_CTL) to fire in `ticks`,
+/// enabled and unmasked, or disables it.
+#[cfg(feature = "storm")]
+fn set_vtimer(ticks: u32, on: bool) {
+    // SAFETY: the virtual timer is this CPU's own.
+    unsafe {
+        asm!("mcr p15, 0, {}, c14, c3, 0", "mcr p15, 0, {}, c14, c3, 1", "isb",
+             in(reg) ticks, in(reg) u32::from(on), options(nomem, nostack));
+    }
+}
+
+/// Arms this CPU's virtual timer (PPI 27 through the GIC) and unmasks IRQs.
+#[cfg(feature = "storm")]
+pub fn timer_start() {
+    super::gic::enable_vtimer();
+    set_vtimer(timer_period(), true);
+    // SAFETY: the vectors handle the IRQ.
+    unsafe { asm!("cpsie i", options(nomem, nostack)) };
+}
+
+/// Masks IRQs and stops this CPU's timer.
+#[cfg(feature = "storm")]
+pub fn timer_stop() {
+    // SAFETY: masks IRQs on this CPU.
+    unsafe { asm!("cpsid i", options(nomem, nostack)) };
+    set_vtimer(0, false);
+    super::gic::disable_vtimer();
 }
 
 /// Writes one byte to the PL011 UART.

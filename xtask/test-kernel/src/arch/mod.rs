@@ -11,15 +11,22 @@
 //! - `start_secondary(cpu_id, hw_id)`: start the CPU with hardware id
 //!   `hw_id` as logical CPU `cpu_id` (1..MAX_CPUS) so that it runs
 //!   [`crate::secondary_main`] on its `BOOT_STACKS` slot;
-//! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`.
+//! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`;
 //!
-//! How many CPUs there are and their ids come from `crate::platform`.
+//! and, with `storm`, `timer_start()` (arm this CPU's periodic local timer
+//! and enable interrupts) and `timer_stop()` (disable both), with an
+//! interrupt entry that saves every caller-saved integer register and calls
+//! [`crate::storm::on_tick`] once per tick. How many CPUs there are and
+//! their ids come from `crate::platform`.
 
 // Each board uses one of the two consoles; which one is the board's choice,
 // not a `cfg` here.
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(dead_code)]
 mod uart;
+
+#[cfg(all(feature = "storm", any(target_arch = "aarch64", target_arch = "arm")))]
+mod gic;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;

@@ -29,8 +29,12 @@ static AP_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
 /// Set by the AP once it has read `AP_CPU_ID` and `AP_STACK_TOP`.
 static AP_STARTED: AtomicBool = AtomicBool::new(false);
 
-/// Number of exception vectors the IDT covers (the architectural ones).
-const IDT_ENTRIES: usize = 32;
+/// Number of IDT entries: the 32 architectural exceptions, then the
+/// vectors up to the storm's timer vector.
+const IDT_ENTRIES: usize = TIMER_VECTOR as usize + 1;
+
+/// The local APIC timer's vector (the 8259 PICs are masked).
+const TIMER_VECTOR: u32 = 0x40;
 
 /// Interrupt descriptor table: 16-byte gates, filled by [`init_idt`].
 #[repr(C, align(16))]
@@ -237,6 +241,35 @@ x86_exc_stubs:
     .set x86_exc_vec, x86_exc_vec + 1
     .endr
 
+    /* The storm's timer interrupt: saves every caller-saved register
+       (the handler is a C-ABI function and uses no FP/SSE register: the
+       target is soft-float), calls it, returns. The CPU aligned the stack
+       to 16 before pushing its 5-word frame; 9 pushes make the call site
+       16-byte aligned again. */
+    .global x86_timer_entry
+x86_timer_entry:
+    pushq   %rax
+    pushq   %rcx
+    pushq   %rdx
+    pushq   %rsi
+    pushq   %rdi
+    pushq   %r8
+    pushq   %r9
+    pushq   %r10
+    pushq   %r11
+    cld
+    call    {timer_irq}
+    popq    %r11
+    popq    %r10
+    popq    %r9
+    popq    %r8
+    popq    %rdi
+    popq    %rsi
+    popq    %rdx
+    popq    %rcx
+    popq    %rax
+    iretq
+
 x86_exc_common:
     movq    0(%rsp), %rdi       /* vector */
     movq    8(%rsp), %rsi       /* error code */
@@ -255,6 +288,7 @@ x86_exc_common:
     boot_main = sym crate::boot_main,
     secondary_main = sym crate::secondary_main,
     fault = sym fault,
+    timer_irq = sym timer_irq,
     options(att_syntax)
 );
 
@@ -262,6 +296,7 @@ extern "C" {
     static ap_tramp_start: u8;
     static ap_tramp_end: u8;
     static x86_exc_stubs: u8;
+    static x86_timer_entry: u8;
 }
 
 /// `lidt` operand: limit then base of [`X86_IDT`], filled by [`init_idt`].
@@ -281,7 +316,12 @@ extern "C" fn init_idt() {
     unsafe {
         let idt = &mut *core::ptr::addr_of_mut!(X86_IDT);
         for (i, gate) in idt.0.iter_mut().enumerate() {
-            let handler = stubs + 16 * i as u64;
+            let handler = match i {
+                0..32 => stubs + 16 * i as u64,
+                _ if i == TIMER_VECTOR as usize => core::ptr::addr_of!(x86_timer_entry) as u64,
+                // Not present: an interrupt there faults (#NP), reported.
+                _ => continue,
+            };
             // Present, DPL 0, 64-bit interrupt gate (0x8e), selector 0x08.
             gate[0] = (handler & 0xffff)
                 | (0x08 << 16)
@@ -352,12 +392,56 @@ pub fn putchar(byte: u8) {
     }
 }
 
+/// The timer interrupt, from `x86_timer_entry`: one storm tick, then EOI.
+extern "C" fn timer_irq() {
+    #[cfg(feature = "storm")]
+    crate::storm::on_tick();
+    lapic_write(LAPIC_EOI, 0);
+}
+
+/// Local APIC timer period in its ticks (1 ns at divide 1 under QEMU).
+#[cfg(feature = "storm")]
+const TIMER_PERIOD: u32 = 100_000;
+
+/// Masks the 8259 PICs, software-enables this CPU's local APIC, starts its
+/// timer in periodic mode and enables interrupts.
+#[cfg(feature = "storm")]
+pub fn timer_start() {
+    // SAFETY: the PICs' data ports; masking every line is idempotent.
+    unsafe {
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
+    }
+    lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x1ff);
+    lapic_write(LAPIC_TIMER_DIVIDE, 0xb);
+    lapic_write(LAPIC_LVT_TIMER, TIMER_VECTOR | 1 << 17);
+    lapic_write(LAPIC_TIMER_INITIAL, TIMER_PERIOD);
+    // SAFETY: the IDT has a gate for the timer vector.
+    unsafe { asm!("sti", options(nomem, nostack)) };
+}
+
+/// Disables interrupts and stops this CPU's timer.
+#[cfg(feature = "storm")]
+pub fn timer_stop() {
+    // SAFETY: only masks interrupts on this CPU.
+    unsafe { asm!("cli", options(nomem, nostack)) };
+    lapic_write(LAPIC_LVT_TIMER, 1 << 16);
+    lapic_write(LAPIC_TIMER_INITIAL, 0);
+}
+
 /// Local APIC MMIO base (xAPIC mode, identity-mapped uncached).
 const LAPIC: usize = 0xfee0_0000;
 const LAPIC_ID: usize = 0x20;
 const LAPIC_SVR: usize = 0xf0;
 const LAPIC_ICR_LO: usize = 0x300;
 const LAPIC_ICR_HI: usize = 0x310;
+const LAPIC_EOI: usize = 0xb0;
+#[cfg(feature = "storm")]
+const LAPIC_LVT_TIMER: usize = 0x320;
+#[cfg(feature = "storm")]
+const LAPIC_TIMER_INITIAL: usize = 0x380;
+#[cfg(feature = "storm")]
+const LAPIC_TIMER_DIVIDE: usize = 0x3e0;
 
 fn lapic_read(reg: usize) -> u32 {
     // SAFETY: the local APIC page is identity-mapped by `_start`.
