@@ -1,7 +1,9 @@
 //! Per-CPU access against the alternatives user space has, side by side in
-//! one process: `thread_local!` with a `Cell<usize>`, a `static AtomicUsize`
-//! (relaxed) and a plain `static mut`. Every case does the same work per
-//! operation (`black_box` on the operand or result), unrolled 8 times.
+//! one process: `thread_local!` with a `Cell<usize>` (`common`'s reference
+//! cases), a `static AtomicUsize` (relaxed) and a plain `static mut`. Every
+//! case does the same work per operation (`black_box` on the operand or
+//! result), unrolled 8 times. `xtask/bench-0.4` measures the published
+//! 0.4.0 the same way.
 //!
 //! The `+ no-op guard` cases wrap the percpu operation in what `preempt`
 //! costs a kernel whose `KernelGuardIf` does nothing: `kernel_guard`'s
@@ -13,19 +15,14 @@
 
 mod common;
 
-use common::{emit, run_interleaved, setup_percpu, Case, UNROLL};
+use common::{report, run_interleaved, setup_percpu, thread_local_case, Case, Kind, UNROLL};
 use percpu::{PerCpuBox, PerCpuCounter};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[percpu::def_percpu]
 static PERCPU: usize = 0;
-
-thread_local! {
-    static TLS: Cell<usize> = const { Cell::new(0) };
-}
 
 static ATOMIC: AtomicUsize = AtomicUsize::new(0);
 
@@ -88,11 +85,7 @@ fn cases() -> Vec<Case> {
                 black_box(PERCPU.read_current());
             })
         }),
-        case("read", "thread_local", |n| {
-            unrolled!(n, {
-                black_box(TLS.with(Cell::get));
-            })
-        }),
+        thread_local_case("read", Kind::Read),
         case("read", "atomic", |n| {
             unrolled!(n, {
                 black_box(ATOMIC.load(Ordering::Relaxed));
@@ -116,11 +109,7 @@ fn cases() -> Vec<Case> {
                 PERCPU.write_current(black_box(1));
             })
         }),
-        case("write", "thread_local", |n| {
-            unrolled!(n, {
-                TLS.with(|c| c.set(black_box(1)));
-            })
-        }),
+        thread_local_case("write", Kind::Write),
         case("write", "atomic", |n| {
             unrolled!(n, {
                 ATOMIC.store(black_box(1), Ordering::Relaxed);
@@ -144,11 +133,7 @@ fn cases() -> Vec<Case> {
                 PERCPU.add_current(black_box(1));
             })
         }),
-        case("add", "thread_local", |n| {
-            unrolled!(n, {
-                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
-            })
-        }),
+        thread_local_case("add", Kind::Add),
         case("add", "atomic", |n| {
             unrolled!(n, {
                 ATOMIC.fetch_add(black_box(1), Ordering::Relaxed);
@@ -172,11 +157,7 @@ fn cases() -> Vec<Case> {
                 PERCPU.with_current(|v| *v = v.wrapping_add(black_box(1)));
             })
         }),
-        case("with_current", "thread_local", |n| {
-            unrolled!(n, {
-                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
-            })
-        }),
+        thread_local_case("with_current", Kind::Add),
         case("with_current", "atomic", |n| {
             unrolled!(n, {
                 ATOMIC.fetch_add(black_box(1), Ordering::Relaxed);
@@ -204,12 +185,7 @@ fn cases() -> Vec<Case> {
                 compiler_fence(Ordering::SeqCst);
             })
         }),
-        case("chain", "thread_local", |n| {
-            unrolled!(n, {
-                TLS.with(|c| c.set(c.get() + 1));
-                compiler_fence(Ordering::SeqCst);
-            })
-        }),
+        thread_local_case("chain", Kind::Chain),
         case("chain", "atomic", |n| {
             unrolled!(n, {
                 ATOMIC.fetch_add(1, Ordering::Relaxed);
@@ -237,11 +213,7 @@ fn cases() -> Vec<Case> {
                 black_box(PERCPU.read_current());
             })
         }),
-        case("box read", "thread_local", |n| {
-            unrolled!(n, {
-                black_box(TLS.with(Cell::get));
-            })
-        }),
+        thread_local_case("box read", Kind::Read),
         case("box write", PERCPU_LABEL, |n| {
             let b = PerCpuBox::new(0usize).unwrap();
             let b = black_box(&b);
@@ -254,11 +226,7 @@ fn cases() -> Vec<Case> {
                 PERCPU.write_current(black_box(1));
             })
         }),
-        case("box write", "thread_local", |n| {
-            unrolled!(n, {
-                TLS.with(|c| c.set(black_box(1)));
-            })
-        }),
+        thread_local_case("box write", Kind::Write),
         case("box add", PERCPU_LABEL, |n| {
             let b = PerCpuBox::new(0usize).unwrap();
             let b = black_box(&b);
@@ -271,11 +239,7 @@ fn cases() -> Vec<Case> {
                 PERCPU.add_current(black_box(1));
             })
         }),
-        case("box add", "thread_local", |n| {
-            unrolled!(n, {
-                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
-            })
-        }),
+        thread_local_case("box add", Kind::Add),
         case("counter add", PERCPU_LABEL, |n| {
             let c = PerCpuCounter::new().unwrap();
             let c = black_box(&c);
@@ -288,11 +252,7 @@ fn cases() -> Vec<Case> {
                 STATIC_COUNTER.add(black_box(1));
             })
         }),
-        case("counter add", "thread_local", |n| {
-            unrolled!(n, {
-                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
-            })
-        }),
+        thread_local_case("counter add", Kind::Add),
         case("counter add", "atomic", |n| {
             unrolled!(n, {
                 ATOMIC.fetch_add(black_box(1), Ordering::Relaxed);
@@ -306,37 +266,19 @@ fn main() {
     let mut cases = cases();
     let rounds = common::rounds(25);
     run_interleaved(&mut cases, rounds, Duration::from_millis(4));
-
-    println!(
-        "per-CPU access, ns/op: best (median) of {rounds} interleaved rounds, ratio of best to thread_local!"
+    report(
+        &cases,
+        rounds,
+        &[
+            "read",
+            "write",
+            "add",
+            "with_current",
+            "chain",
+            "box read",
+            "box write",
+            "box add",
+            "counter add",
+        ],
     );
-    for op in [
-        "read",
-        "write",
-        "add",
-        "with_current",
-        "chain",
-        "box read",
-        "box write",
-        "box add",
-        "counter add",
-    ] {
-        let of_op: Vec<&Case> = cases.iter().filter(|c| c.group == op).collect();
-        let tls = of_op
-            .iter()
-            .find(|c| c.name == "thread_local")
-            .map_or(f64::NAN, |c| c.best_ns());
-        println!("  {op}");
-        for c in &of_op {
-            let (best, median) = (c.best_ns(), c.median_ns());
-            println!(
-                "    {:<22} {best:>7.3} ({median:>7.3})  {:>5.2}x",
-                c.name,
-                best / tls
-            );
-        }
-        for c in &of_op {
-            emit(&c.group, &c.name, c.best_ns(), c.median_ns(), "ns");
-        }
-    }
 }

@@ -88,6 +88,7 @@ fn prerequisites() -> Result<()> {
 const STANDALONE_CRATES: &[&str] = &[
     "xtask/test-kernel",
     "xtask/asm-fixture",
+    "xtask/bench-0.4",
     "cargo-percpu/fuzz",
 ];
 
@@ -130,6 +131,18 @@ fn clippy() -> Result<()> {
             "warnings",
         ]))?;
     }
+    // The 0.4.0 bench crate, so that `cargo xtask bench` cannot rot: this
+    // builds it (and its shared harness against the 0.4 API) without
+    // running it.
+    toolchain::run(
+        cargo()
+            .arg("clippy")
+            .arg("--manifest-path")
+            .arg(workspace_root().join("xtask/bench-0.4/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(toolchain::target_root())
+            .args(["--locked", "--benches", "--", "-D", "warnings"]),
+    )?;
     Ok(())
 }
 

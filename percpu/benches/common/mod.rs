@@ -9,6 +9,9 @@
 
 #![allow(dead_code)]
 
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{compiler_fence, Ordering};
 use std::time::{Duration, Instant};
 
 /// One measured thing: `run(iters)` does `iters` batches and returns the
@@ -48,13 +51,7 @@ impl Case {
 
     /// Median round, in nanoseconds per work unit.
     pub fn median_ns(&self) -> f64 {
-        let mut s = self.samples.clone();
-        s.sort_by(f64::total_cmp);
-        match s.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => s[n / 2],
-            n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-        }
+        median(self.samples.clone())
     }
 }
 
@@ -97,8 +94,64 @@ pub fn run_interleaved(cases: &mut [Case], rounds: usize, target: Duration) {
     }
 }
 
+/// The median over rounds of `case`'s time divided by `reference`'s in the
+/// same round. Interleaving puts the two within one round's span of each
+/// other, so this shows how the ratio holds up across the machine's slow
+/// and fast spells, where the ratio of the bests shows the undisturbed
+/// core.
+pub fn paired_ratio(case: &Case, reference: &Case) -> f64 {
+    let ratios: Vec<f64> = case
+        .samples
+        .iter()
+        .zip(&reference.samples)
+        .map(|(c, r)| c / r)
+        .collect();
+    median(ratios)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Prints the measured cases of each group in `groups`, each with its
+/// ratios to the group's `thread_local!` case (of the bests, and paired by
+/// round): a table for people, then the `@bench` and `@ratio` lines.
+pub fn report(cases: &[Case], rounds: usize, groups: &[&str]) {
+    println!(
+        "per-CPU access, ns/op: best (median) of {rounds} interleaved rounds; \
+         ratio of the best to thread_local!'s, then [paired: the median over rounds \
+         of the ratio to thread_local! in the same round]"
+    );
+    for &group in groups {
+        let of_group: Vec<&Case> = cases.iter().filter(|c| c.group == group).collect();
+        let tls = of_group.iter().find(|c| c.name == "thread_local");
+        let paired = |c: &Case| tls.map_or(f64::NAN, |t| paired_ratio(c, t));
+        let tls_best = tls.map_or(f64::NAN, |t| t.best_ns());
+        println!("  {group}");
+        for c in &of_group {
+            let (best, median) = (c.best_ns(), c.median_ns());
+            println!(
+                "    {:<22} {best:>7.3} ({median:>7.3})  {:>5.2}x  [{:>5.2}x]",
+                c.name,
+                best / tls_best,
+                paired(c)
+            );
+        }
+        for c in &of_group {
+            emit(&c.group, &c.name, c.best_ns(), c.median_ns(), "ns");
+            println!("@ratio\t{}\t{}\t{:.4}", c.group, c.name, paired(c));
+        }
+    }
+}
+
 /// Prints the machine-readable line `cargo xtask bench` collects:
-/// `@bench <group> <case> <best> <median> <unit>`, tab-separated.
+/// `@bench <group> <case> <best> <median> <unit>`, tab-separated. A case
+/// with a reference is followed by `@ratio <group> <case> <paired ratio>`.
 pub fn emit(group: &str, name: &str, best: f64, median: f64, unit: &str) {
     println!("@bench\t{group}\t{name}\t{best:.4}\t{median:.4}\t{unit}");
 }
@@ -119,6 +172,54 @@ macro_rules! unrolled {
 
 /// Operations in one iteration of [`unrolled!`].
 pub const UNROLL: f64 = 8.0;
+
+/// What a case does to its variable, once per operation.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Reads it, result through `black_box`.
+    Read,
+    /// Writes a `black_box`ed 1.
+    Write,
+    /// Adds a `black_box`ed 1.
+    Add,
+    /// `+= 1` back to back, a compiler fence between (which emits nothing)
+    /// so that the increments are not merged: each waits for the last.
+    Chain,
+}
+
+thread_local! {
+    static TLS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The reference every ratio is taken to: a `const`-initialised
+/// `thread_local!` `Cell<usize>`, its fastest form, doing `kind`. Every
+/// bench binary that reports ratios measures it in its own process.
+pub fn thread_local_case(group: &str, kind: Kind) -> Case {
+    let run: Box<dyn FnMut(u64) -> Duration> = match kind {
+        Kind::Read => Box::new(|n| {
+            unrolled!(n, {
+                black_box(TLS.with(Cell::get));
+            })
+        }),
+        Kind::Write => Box::new(|n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(black_box(1)));
+            })
+        }),
+        Kind::Add => Box::new(|n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(c.get().wrapping_add(black_box(1))));
+            })
+        }),
+        Kind::Chain => Box::new(|n| {
+            unrolled!(n, {
+                TLS.with(|c| c.set(c.get() + 1));
+                compiler_fence(Ordering::SeqCst);
+            })
+        }),
+    };
+    Case::new(group, "thread_local", UNROLL, run)
+}
 
 /// Sets up per-CPU areas in place and makes this thread CPU 0.
 pub fn setup_percpu() {
