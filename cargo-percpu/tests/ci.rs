@@ -5,41 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use cargo_percpu::cli::{run_with_colour, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
 use common::gen::*;
+use common::run::exec_in;
 use common::schema;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-percpu"));
-    // The tests decide about colour and targets themselves.
-    for var in [
-        "NO_COLOR",
-        "CLICOLOR_FORCE",
-        "CLICOLOR",
-        "CARGO_BUILD_TARGET",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// Runs the real binary in `dir`: (status, stdout, stderr).
-fn exec_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = bin()
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().expect("exited"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn exec(args: &[&str]) -> (i32, String, String) {
     exec_in(&scratch("cwd"), args, &[])

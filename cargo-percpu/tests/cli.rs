@@ -4,24 +4,10 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use cargo_percpu::cli::{run, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
 use common::gen::*;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cargo-percpu"))
-}
-
-/// Runs the real binary: (status, stdout, stderr).
-fn exec(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().expect("the binary runs");
-    (
-        out.status.code().expect("exited"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::run::{bin, exec};
 
 fn temp_file(name: &str, data: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cargo-percpu-cli-{}", std::process::id()));

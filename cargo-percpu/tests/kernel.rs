@@ -12,6 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::run::{exec_in, target_installed};
 use common::schema;
 use serde_json::Value;
 
@@ -29,38 +30,12 @@ fn target_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
-fn installed(target: &str) -> bool {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("rustc runs");
-    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(target)
-        .join("lib")
-        .is_dir()
-}
-
 /// Runs `cargo percpu ARGS` in `dir` the way a CI job would; (status, stdout, stderr).
 fn cargo_percpu(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-percpu"))
-        .arg("percpu")
-        .args(args)
-        .current_dir(dir)
-        // The kernel's own .cargo/config.toml sets its flags (as in the xtask).
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .envs(env.iter().copied())
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<&str> = std::iter::once("percpu")
+        .chain(args.iter().copied())
+        .collect();
+    exec_in(dir, &args, env)
 }
 
 fn variable<'a>(report: &'a Value, short: &str) -> &'a Value {
@@ -107,7 +82,7 @@ fn build_and_inspect_the_test_kernel_on_two_targets_with_dwarf() {
     let kernel = repo().join("xtask/test-kernel");
     let mut built = 0;
     for (i, target) in TARGETS.into_iter().enumerate() {
-        if !installed(target) {
+        if !target_installed(target) {
             eprintln!("skipped: target {target} is not installed");
             continue;
         }
@@ -145,7 +120,7 @@ fn build_and_inspect_the_test_kernel_on_two_targets_with_dwarf() {
 #[test]
 fn without_debug_information_the_alignment_is_inferred() {
     let target = TARGETS[0];
-    if !installed(target) {
+    if !target_installed(target) {
         eprintln!("skipped: target {target} is not installed");
         return;
     }
@@ -238,7 +213,7 @@ fn copy_kernel(dir: &Path) {
 #[test]
 fn the_diff_of_two_kernel_builds_exactly() {
     let target = TARGETS[0];
-    if !installed(target) {
+    if !target_installed(target) {
         eprintln!("skipped: target {target} is not installed");
         return;
     }

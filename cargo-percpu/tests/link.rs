@@ -15,6 +15,7 @@ use std::process::Command;
 use cargo_percpu::ldscript::{render, Arch, Kind, Options};
 use cargo_percpu::report::{checks, inspect_bytes, InspectOptions, Report};
 use common::crosscheck::goblin_agrees;
+use common::run::{rustc, target_installed};
 
 /// Every architecture's bare-metal target, as `percpu_layout` names it.
 fn targets() -> impl Iterator<Item = (&'static str, Arch)> {
@@ -63,23 +64,6 @@ EXTRA
 );
 
 const EMPTY_KERNEL: &str = concat!("#![no_std]\n#![no_main]\n", boot_code!());
-
-fn rustc() -> String {
-    std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string())
-}
-
-fn installed(target: &str) -> bool {
-    let out = Command::new(rustc())
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("rustc runs");
-    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(target)
-        .join("lib")
-        .is_dir()
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cargo-percpu-link-{}-{name}", std::process::id()));
@@ -173,7 +157,7 @@ fn names(report: &Report) -> Vec<&str> {
 fn kernels_link_and_inspect_clean_on_every_installed_target() {
     let mut built = 0;
     for (target, arch) in targets() {
-        if !installed(target) {
+        if !target_installed(target) {
             eprintln!("skipped: target {target} is not installed");
             continue;
         }
@@ -225,7 +209,7 @@ fn kernels_link_and_inspect_clean_on_every_installed_target() {
 
 #[test]
 fn an_empty_percpu_links_to_a_sane_layout() {
-    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -247,7 +231,7 @@ fn an_empty_percpu_links_to_a_sane_layout() {
 
 #[test]
 fn a_fragment_in_a_hand_written_script() {
-    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -299,7 +283,7 @@ fn a_fragment_in_a_hand_written_script() {
 
 #[test]
 fn a_dynamic_region_is_reserved_and_reported() {
-    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -338,7 +322,7 @@ fn a_dynamic_region_is_reserved_and_reported() {
 
 #[test]
 fn link_time_asserts_catch_a_broken_layout() {
-    let Some((target, arch)) = targets().find(|(t, _)| installed(t)) else {
+    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };
@@ -450,7 +434,7 @@ fn extra_elfs_from_the_environment_agree_with_goblin() {
 
 #[test]
 fn a_relocatable_object_lays_out_its_input_sections() {
-    let Some((target, _)) = targets().find(|(t, _)| installed(t)) else {
+    let Some((target, _)) = targets().find(|(t, _)| target_installed(t)) else {
         eprintln!("skipped: no bare-metal target installed");
         return;
     };

@@ -7,24 +7,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use cargo_percpu::report::{inspect_bytes, InspectOptions};
 use common::broken::{cases, Case, Expect};
 use common::gen::*;
-
-/// Runs the real binary: (status, stdout, stderr).
-fn exec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-percpu"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().expect("exited"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::run::exec;
 
 fn write(case: &Case) -> String {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("structure");

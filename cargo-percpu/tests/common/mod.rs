@@ -3,4 +3,5 @@
 pub mod broken;
 pub mod crosscheck;
 pub mod gen;
+pub mod run;
 pub mod schema;

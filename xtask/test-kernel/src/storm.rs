@@ -23,6 +23,11 @@ use percpu::def_percpu;
 
 use crate::{barrier, check_eq, fail, injected};
 
+/// Timer interrupts per second the storm aims for on each CPU, where the
+/// architecture can read its timer's frequency (the Arm generic timer);
+/// the others set a fixed period in their timer's own ticks.
+pub const STORM_HZ: u32 = 10_000;
+
 /// Interrupts each CPU must take during its loop.
 pub const MIN_IRQS: u64 = 1000;
 /// Interrupts the loop runs for (a margin over [`MIN_IRQS`]).

@@ -174,17 +174,13 @@ extern "C" fn irq() {
     exception(5)
 }
 
-/// Storm ticks per second on each CPU.
-#[cfg(feature = "storm")]
-const STORM_HZ: u64 = 10_000;
-
 /// The storm's period in timer ticks.
 #[cfg(feature = "storm")]
 fn timer_period() -> u64 {
     let freq: u64;
     // SAFETY: reads the timer frequency.
     unsafe { asm!("mrs {}, CNTFRQ_EL0", out(reg) freq, options(nomem, nostack)) };
-    freq / STORM_HZ
+    freq / u64::from(crate::storm::STORM_HZ)
 }
 
 /// Sets the virtual timer to fire in `ticks`, enabled and unmasked, or

@@ -150,17 +150,13 @@ extern "C" fn irq() {
     exception(6, 0)
 }
 
-/// Storm ticks per second on each CPU.
-#[cfg(feature = "storm")]
-const STORM_HZ: u32 = 10_000;
-
 /// The storm's period in timer ticks.
 #[cfg(feature = "storm")]
 fn timer_period() -> u32 {
     let freq: u32;
     // SAFETY: reads CNTFRQ.
     unsafe { asm!("mrc p15, 0, {}, c14, c0, 0", out(reg) freq, options(nomem, nostack)) };
-    freq / STORM_HZ
+    freq / crate::storm::STORM_HZ
 }
 
 /// Sets the virtual timer (CNTV_TVAL, CNTV_CTL) to fire in `ticks`,
