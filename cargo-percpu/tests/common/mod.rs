@@ -5,3 +5,4 @@ pub mod crosscheck;
 pub mod gen;
 pub mod run;
 pub mod schema;
+pub mod seed;
