@@ -81,7 +81,9 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
 
 fn prerequisites() -> Result<()> {
     ensure_targets(&targets::rustup_targets())?;
-    ensure_components(toolchain::COMPONENTS)
+    ensure_components(toolchain::COMPONENTS)?;
+    // The link matrix's linkers: the MSRV toolchain's rust-lld, GNU ld.
+    crate::linkers::ensure()
 }
 
 /// Crates outside the workspace that CI still holds to `cargo fmt`.

@@ -9,6 +9,7 @@ mod bench;
 mod bench_compile;
 mod ci;
 mod disasm;
+mod linkers;
 mod targets;
 mod test_all_arches;
 mod toolchain;
@@ -47,7 +48,8 @@ enum Command {
         args: Vec<String>,
     },
     /// Print what a fresh machine needs (QEMU packages, rustup targets and
-    /// components), one `kind name [package]` line each, for `.ci/run`.
+    /// components, the MSRV toolchain and GNU linkers of the link matrix),
+    /// one `kind name [package]` line each, for `.ci/run`.
     PrintDeps,
 }
 
@@ -93,6 +95,14 @@ mod tests {
         assert!(parse(&["test-all-arches", "--cpus", "all"]).is_ok());
         assert!(parse(&["test-all-arches", "--cpus", "0"]).is_err());
         assert!(parse(&["test-all-arches", "--repeat", "0"]).is_err());
+        assert!(parse(&[
+            "test-all-arches",
+            "--linker-toolchain",
+            "1.90",
+            "--arch",
+            "x86_64"
+        ])
+        .is_ok());
         assert!(parse(&["asm-report", "--check", "--only", "riscv64"]).is_ok());
         assert!(parse(&["asm-report", "--only", "vax"]).is_err());
         assert!(parse(&["asm-report", "--target-dir"]).is_err());

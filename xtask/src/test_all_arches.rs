@@ -320,6 +320,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Build the kernels with this rustup toolchain, its rustc and its
+    /// rust-lld (`1.90`: LLD 20), into `target/test-kernel-TOOLCHAIN`;
+    /// installed with the targets it needs if missing.
+    #[arg(long, value_name = "TOOLCHAIN")]
+    pub linker_toolchain: Option<String>,
 }
 
 impl Default for Args {
@@ -330,6 +335,7 @@ impl Default for Args {
             verbose: false,
             cpus: None,
             repeat: 1,
+            linker_toolchain: None,
         }
     }
 }
@@ -383,11 +389,18 @@ pub fn run(args: &Args) -> Result<()> {
         .map(|r| &r.cfg)
         .collect();
     prerequisites(&configs)?;
+    let tc = args.linker_toolchain.as_deref();
+    if let Some(tc) = tc {
+        crate::linkers::prerequisites(tc, &configs.iter().map(|c| c.target).collect::<Vec<_>>())?;
+    }
     let root = toolchain::workspace_root();
     let kernel_dir = root.join("xtask").join("test-kernel");
     // Honour CARGO_TARGET_DIR like cargo does, so that parallel checkouts or
     // CI caches keep their builds apart.
-    let target_dir = toolchain::target_root().join("test-kernel");
+    let target_dir = toolchain::target_root().join(match tc {
+        Some(tc) => format!("test-kernel-{tc}"),
+        None => "test-kernel".to_owned(),
+    });
 
     let started = Instant::now();
     let mut outcomes = Vec::new();
@@ -476,7 +489,12 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -
     };
     eprintln!("--- {} ({} CPUs): building", cfg.name, cfg.cpus);
     let t = Instant::now();
-    let elf = match build_kernel(cfg, kernel_dir, target_dir) {
+    let elf = match build_kernel(
+        cfg,
+        kernel_dir,
+        target_dir,
+        args.linker_toolchain.as_deref(),
+    ) {
         Ok(elf) => elf,
         Err(err) => {
             outcome.build = Some(t.elapsed());
@@ -542,8 +560,13 @@ fn first_line(s: &str) -> &str {
 
 /// Builds the kernel for `cfg` and copies it to `<target>/elf/<name>.elf`, so
 /// that every configuration's kernel stays around after the run.
-fn build_kernel(cfg: &Config, kernel_dir: &Path, target_dir: &Path) -> Result<PathBuf> {
-    let mut cmd = cfg.target.cargo_build();
+fn build_kernel(
+    cfg: &Config,
+    kernel_dir: &Path,
+    target_dir: &Path,
+    linker_toolchain: Option<&str>,
+) -> Result<PathBuf> {
+    let mut cmd = cfg.target.cargo_build_with(linker_toolchain);
     cmd.current_dir(kernel_dir)
         .arg("--release")
         .arg("--target-dir")

@@ -108,10 +108,15 @@ pub fn ensure_components(components: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Makes sure `binary` (a `qemu-system-*`) is on the PATH, installing Debian's
-/// `package` with apt-get when running as root; otherwise fails with one line
-/// that names the package.
+/// Makes sure `binary` (a `qemu-system-*`) is on the PATH: [`ensure_apt`].
 pub fn ensure_qemu(binary: &str, package: &str) -> Result<()> {
+    ensure_apt(binary, package)
+}
+
+/// Makes sure `binary` is on the PATH, installing Debian's `package` with
+/// apt-get when running as root; otherwise fails with one line that names
+/// the package.
+pub fn ensure_apt(binary: &str, package: &str) -> Result<()> {
     if which(binary) {
         return Ok(());
     }
