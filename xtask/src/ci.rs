@@ -38,6 +38,10 @@ pub fn run() -> Result<()> {
         crate::test_all_arches::run(&crate::test_all_arches::Args::default())
     })?;
     step(
+        "QEMU boots linked by the MSRV toolchain's rust-lld",
+        crate::linkers::boot_with_msrv,
+    )?;
+    step(
         "inspect against goblin on the built ELFs",
         crosscheck_built_elfs,
     )?;

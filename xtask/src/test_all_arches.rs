@@ -320,9 +320,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
-    /// Build the kernels with this rustup toolchain, its rustc and its
-    /// rust-lld (`1.90`: LLD 20), into `target/test-kernel-TOOLCHAIN`;
-    /// installed with the targets it needs if missing.
+    /// Build the kernels with this rustup toolchain: its cargo, rustc and
+    /// rust-lld (`1.90`: LLD 20). Installed, with the targets, if missing.
+    #[arg(long, value_name = "TOOLCHAIN")]
+    pub toolchain: Option<String>,
+    /// Link the kernels with the rust-lld of this rustup toolchain (`1.85`:
+    /// LLD 19), through cargo's `target.<triple>.linker`; installed
+    /// (minimal profile) if missing.
     #[arg(long, value_name = "TOOLCHAIN")]
     pub linker_toolchain: Option<String>,
 }
@@ -335,6 +339,7 @@ impl Default for Args {
             verbose: false,
             cpus: None,
             repeat: 1,
+            toolchain: None,
             linker_toolchain: None,
         }
     }
@@ -389,18 +394,17 @@ pub fn run(args: &Args) -> Result<()> {
         .map(|r| &r.cfg)
         .collect();
     prerequisites(&configs)?;
-    let tc = args.linker_toolchain.as_deref();
-    if let Some(tc) = tc {
-        crate::linkers::prerequisites(tc, &configs.iter().map(|c| c.target).collect::<Vec<_>>())?;
-    }
+    let targets: Vec<&Target> = configs.iter().map(|c| c.target).collect();
+    let build = crate::linkers::KernelBuild::new(
+        args.toolchain.as_deref(),
+        args.linker_toolchain.as_deref(),
+        &targets,
+    )?;
     let root = toolchain::workspace_root();
     let kernel_dir = root.join("xtask").join("test-kernel");
     // Honour CARGO_TARGET_DIR like cargo does, so that parallel checkouts or
     // CI caches keep their builds apart.
-    let target_dir = toolchain::target_root().join(match tc {
-        Some(tc) => format!("test-kernel-{tc}"),
-        None => "test-kernel".to_owned(),
-    });
+    let target_dir = toolchain::target_root().join(format!("test-kernel{}", build.dir_suffix));
 
     let started = Instant::now();
     let mut outcomes = Vec::new();
@@ -418,7 +422,7 @@ pub fn run(args: &Args) -> Result<()> {
                 offsets_checked: 0,
                 irqs: Vec::new(),
             },
-            None => run_config(&run.cfg, &kernel_dir, &target_dir, args),
+            None => run_config(&run.cfg, &kernel_dir, &target_dir, &build, args),
         };
         println!("{}", outcome_line(&outcome));
         outcomes.push(outcome);
@@ -474,7 +478,13 @@ fn prerequisites(configs: &[&Config]) -> Result<()> {
     Ok(())
 }
 
-fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -> Outcome {
+fn run_config(
+    cfg: &Config,
+    kernel_dir: &Path,
+    target_dir: &Path,
+    build: &crate::linkers::KernelBuild,
+    args: &Args,
+) -> Outcome {
     let mut outcome = Outcome {
         name: cfg.name.clone(),
         cpus: cfg.cpus,
@@ -489,12 +499,7 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -
     };
     eprintln!("--- {} ({} CPUs): building", cfg.name, cfg.cpus);
     let t = Instant::now();
-    let elf = match build_kernel(
-        cfg,
-        kernel_dir,
-        target_dir,
-        args.linker_toolchain.as_deref(),
-    ) {
+    let elf = match build_kernel(cfg, kernel_dir, target_dir, build) {
         Ok(elf) => elf,
         Err(err) => {
             outcome.build = Some(t.elapsed());
@@ -564,9 +569,9 @@ fn build_kernel(
     cfg: &Config,
     kernel_dir: &Path,
     target_dir: &Path,
-    linker_toolchain: Option<&str>,
+    build: &crate::linkers::KernelBuild,
 ) -> Result<PathBuf> {
-    let mut cmd = cfg.target.cargo_build_with(linker_toolchain);
+    let mut cmd = build.cargo_build(cfg.target);
     cmd.current_dir(kernel_dir)
         .arg("--release")
         .arg("--target-dir")
