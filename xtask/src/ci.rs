@@ -18,7 +18,7 @@ const HOST_FEATURE_SETS: &[&str] = &[
 ];
 
 /// The crates that publish, packaged and verified together.
-const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-percpu"];
+pub const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-percpu"];
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
@@ -31,6 +31,10 @@ pub fn run() -> Result<()> {
     step("host tests", host_tests)?;
     step("bare-metal builds", cross_builds)?;
     step("cargo package (verified)", package)?;
+    step(
+        "MSRV: cargo check with rust-version's toolchain",
+        crate::msrv::check,
+    )?;
     step("codegen budgets (cargo xtask asm-report --check)", || {
         crate::asm_report::run(&crate::asm_report::Args::check())
     })?;

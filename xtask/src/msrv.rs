@@ -1,0 +1,153 @@
+//! `cargo xtask ci`'s MSRV step: the crates that publish, checked with the
+//! toolchain of the workspace's declared `rust-version`, for the host and,
+//! with `-Zbuild-std`, for every bare-metal target (rustup ships no prebuilt
+//! `core` of an old release for most of them; its `rust-src` is enough).
+//!
+//! The toolchain is installed by `.ci/run` (a `toolchain` line of
+//! `cargo xtask print-deps`) and again here when missing, idempotently.
+
+use anyhow::{Context, Result};
+use std::process::Command;
+
+use crate::ci::PUBLISHED;
+use crate::targets::{self, TARGETS};
+use crate::toolchain::{self, workspace_root};
+
+/// What the MSRV toolchain needs besides its minimal profile.
+pub const COMPONENTS: &[&str] = &["rust-src"];
+
+/// The workspace's `rust-version` (`1.85`), read from the root manifest,
+/// which is the one place it is declared; rustup names the toolchain so.
+pub fn rust_version() -> Result<String> {
+    let path = workspace_root().join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    manifest_rust_version(&manifest)
+        .map(str::to_owned)
+        .with_context(|| format!("{} declares no rust-version", path.display()))
+}
+
+fn manifest_rust_version(manifest: &str) -> Option<&str> {
+    manifest.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "rust-version").then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// `print-deps`' line for the MSRV toolchain: `toolchain NAME COMPONENT...`.
+pub fn print_deps() {
+    match rust_version() {
+        Ok(version) => println!("toolchain {version} {}", COMPONENTS.join(" ")),
+        Err(err) => eprintln!("print-deps: {err:#}"),
+    }
+}
+
+/// Installs `name` (minimal profile) and its `components` when missing.
+pub fn ensure_toolchain(name: &str, components: &[&str]) -> Result<()> {
+    let installed = toolchain::output(Command::new("rustup").args(["toolchain", "list"]))?;
+    // Listed as `1.85-x86_64-unknown-linux-gnu` (with ` (default)` and so on).
+    let present = installed.lines().any(|l| {
+        l.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .starts_with(&format!("{name}-"))
+    });
+    if !present {
+        toolchain::run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            name,
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    let listed = toolchain::output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        name,
+    ]))?;
+    for component in components {
+        let present = listed
+            .lines()
+            .any(|i| i == *component || i.starts_with(&format!("{component}-")));
+        if !present {
+            toolchain::run(Command::new("rustup").args([
+                "component",
+                "add",
+                "--toolchain",
+                name,
+                component,
+            ]))?;
+        }
+    }
+    Ok(())
+}
+
+/// `cargo` of toolchain `name`, with nothing of the running toolchain's
+/// environment, and a target directory of its own.
+fn cargo(name: &str) -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", name, "cargo"]);
+    for var in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "RUSTFLAGS"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CARGO_TARGET_DIR", toolchain::target_root().join("msrv"));
+    cmd
+}
+
+/// The step: `cargo check --locked` with the MSRV toolchain, of the
+/// published crates for the host, and of `percpu` for every bare-metal
+/// target with each of its feature sets.
+pub fn check() -> Result<()> {
+    let version = rust_version()?;
+    ensure_toolchain(&version, COMPONENTS)?;
+    let rustc = toolchain::output(Command::new("rustup").args(["run", &version, "rustc", "-V"]))?;
+    eprintln!("msrv: rust-version {version} is {}", rustc.trim());
+    let mut cmd = cargo(&version);
+    cmd.args(["check", "--locked"]);
+    for krate in PUBLISHED {
+        cmd.args(["-p", krate]);
+    }
+    toolchain::run(&mut cmd)?;
+    for target in &TARGETS {
+        for features in targets::feature_sets(target) {
+            let mut cmd = cargo(&version);
+            // Stable cargo takes -Z under RUSTC_BOOTSTRAP=1, as the QEMU
+            // kernels' LoongArch build does.
+            cmd.env("RUSTC_BOOTSTRAP", "1").args([
+                "check",
+                "--locked",
+                "-p",
+                "percpu",
+                "-Zbuild-std=core,alloc",
+                "--target",
+                target.triple(),
+                "--features",
+                &features,
+            ]);
+            toolchain::run(&mut cmd)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rust_version_comes_from_the_manifest() {
+        assert_eq!(
+            manifest_rust_version(
+                "[workspace.package]\nversion = \"1\"\nrust-version = \"1.85\"\n"
+            ),
+            Some("1.85")
+        );
+        assert_eq!(manifest_rust_version("[package]\nname = \"x\"\n"), None);
+        // The workspace's, as rustup spells a toolchain.
+        let version = rust_version().unwrap();
+        assert!(version.starts_with("1."), "{version}");
+    }
+}
