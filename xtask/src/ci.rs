@@ -195,9 +195,10 @@ fn cross_builds() -> Result<()> {
 }
 
 /// `cargo package` of the crates that publish, which builds each packaged
-/// crate on its own, as a user gets it from the registry. Cargo (1.90 and
-/// later) packages workspace members together, so they resolve each other
-/// by version before any is on crates.io.
+/// crate on its own, as a user gets it from the registry. Cargo packages
+/// workspace members together (1.90 and later; before, see
+/// `msrv::package_workspace`), so they resolve each other by
+/// version before any is on crates.io.
 pub fn package() -> Result<()> {
     // A target directory of its own, where only our crates are rebuilt.
     let target_dir = toolchain::target_root().join("package-verify");
@@ -209,6 +210,7 @@ pub fn package() -> Result<()> {
     for krate in PUBLISHED {
         cmd.args(["-p", krate]);
     }
+    crate::msrv::package_workspace(&mut cmd)?;
     toolchain::run(&mut cmd)
 }
 

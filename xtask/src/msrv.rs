@@ -133,6 +133,28 @@ pub fn check() -> Result<()> {
     Ok(())
 }
 
+/// The minor version of the running cargo (`cargo 1.85.1 (…)` gives 85).
+fn cargo_minor() -> Result<u32> {
+    let version = toolchain::output(toolchain::cargo().arg("-V"))?;
+    parse_minor(&version).with_context(|| format!("cannot read `cargo -V`: {}", version.trim()))
+}
+
+fn parse_minor(version: &str) -> Option<u32> {
+    let number = version.split_whitespace().nth(1)?;
+    number.split('.').nth(1)?.parse().ok()
+}
+
+/// Lets `cargo package` of several members resolve each other before any
+/// is on crates.io. Cargo 1.90 does that on its own; from 1.85 on, it
+/// does it under `-Zpackage-workspace`, which stable cargo takes under
+/// `RUSTC_BOOTSTRAP=1`.
+pub fn package_workspace(cmd: &mut Command) -> Result<()> {
+    if cargo_minor()? < 90 {
+        cmd.env("RUSTC_BOOTSTRAP", "1").arg("-Zpackage-workspace");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +171,19 @@ mod tests {
         // The workspace's, as rustup spells a toolchain.
         let version = rust_version().unwrap();
         assert!(version.starts_with("1."), "{version}");
+    }
+
+    #[test]
+    fn cargo_versions() {
+        assert_eq!(
+            parse_minor("cargo 1.85.1 (d73d2caf9 2024-12-31)\n"),
+            Some(85)
+        );
+        assert_eq!(
+            parse_minor("cargo 1.97.0-nightly (abc 2026-05-19)"),
+            Some(97)
+        );
+        assert_eq!(parse_minor("cargo"), None);
+        assert!(cargo_minor().unwrap() >= 85);
     }
 }
