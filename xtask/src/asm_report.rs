@@ -242,9 +242,16 @@ type Results = BTreeMap<(usize, bool), BTreeMap<String, Measured>>;
 /// Entry point of `cargo xtask asm-report`.
 pub fn run(args: &Args) -> Result<()> {
     let columns = columns();
+    // The targets measured: `--only`'s alone, so that one column needs
+    // only its own target installed.
     let targets: Vec<&str> = TARGETS
         .iter()
         .filter(|t| !t.build_std)
+        .filter(|t| {
+            columns.iter().any(|c| {
+                std::ptr::eq(c.target, *t) && args.only.as_deref().is_none_or(|o| o == c.label)
+            })
+        })
         .map(Target::triple)
         .collect();
     toolchain::ensure_targets(&targets)?;
