@@ -398,8 +398,8 @@ fn is_percpu_symbol(name: &[u8]) -> bool {
 /// The section a symbol is defined in (`None` when undefined, absolute,
 /// common or otherwise special), or an error when its `st_shndx` (or
 /// extended index) names no section of the `count` the file has.
-fn symbol_home<'data, H: FileHeader<Endian = Endianness>>(
-    symbols: &object::read::elf::SymbolTable<'data, H>,
+fn symbol_home<H: FileHeader<Endian = Endianness>>(
+    symbols: &object::read::elf::SymbolTable<'_, H>,
     endian: Endianness,
     sym: &H::Sym,
     index: object::SymbolIndex,
