@@ -18,7 +18,7 @@ const HOST_FEATURE_SETS: &[&str] = &[
 ];
 
 /// The crates that publish, packaged and verified together.
-const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-percpu"];
+pub const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-percpu"];
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
@@ -31,6 +31,10 @@ pub fn run() -> Result<()> {
     step("host tests", host_tests)?;
     step("bare-metal builds", cross_builds)?;
     step("cargo package (verified)", package)?;
+    step(
+        "MSRV: cargo check with rust-version's toolchain",
+        crate::msrv::check,
+    )?;
     step("codegen budgets (cargo xtask asm-report --check)", || {
         crate::asm_report::run(&crate::asm_report::Args::check())
     })?;
@@ -197,9 +201,10 @@ fn cross_builds() -> Result<()> {
 }
 
 /// `cargo package` of the crates that publish, which builds each packaged
-/// crate on its own, as a user gets it from the registry. Cargo (1.90 and
-/// later) packages workspace members together, so they resolve each other
-/// by version before any is on crates.io.
+/// crate on its own, as a user gets it from the registry. Cargo packages
+/// workspace members together (1.90 and later; before, see
+/// `msrv::package_workspace`), so they resolve each other by
+/// version before any is on crates.io.
 pub fn package() -> Result<()> {
     // A target directory of its own, where only our crates are rebuilt.
     let target_dir = toolchain::target_root().join("package-verify");
@@ -211,6 +216,7 @@ pub fn package() -> Result<()> {
     for krate in PUBLISHED {
         cmd.args(["-p", krate]);
     }
+    crate::msrv::package_workspace(&mut cmd)?;
     toolchain::run(&mut cmd)
 }
 

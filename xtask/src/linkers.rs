@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::targets::Target;
-use crate::toolchain::{self, run};
+use crate::toolchain;
 
 /// GNU ld of each architecture the matrix links with it: the binary and the
 /// Debian package. Debian 12 has no LoongArch binutils; riscv64's ld links
@@ -22,15 +22,9 @@ pub const GNU_LD: [(&str, &str); 4] = [
     ("arm-none-eabi-ld", "binutils-arm-none-eabi"),
 ];
 
-/// The oldest toolchain the workspace supports: its declared `rust-version`.
-pub fn msrv() -> &'static str {
-    env!("CARGO_PKG_RUST_VERSION")
-}
-
-/// `print-deps`'s lines for the matrix: `toolchain NAME` and `apt BINARY
-/// PACKAGE`.
+/// `print-deps`'s lines for the matrix's GNU linkers: `apt BINARY PACKAGE`
+/// (the MSRV toolchain's line is [`crate::msrv::print_deps`]'s).
 pub fn print_deps() {
-    println!("toolchain {}", msrv());
     for (binary, package) in GNU_LD {
         println!("apt {binary} {package}");
     }
@@ -38,34 +32,9 @@ pub fn print_deps() {
 
 /// Installs the MSRV toolchain and the GNU linkers that are missing.
 pub fn ensure() -> Result<()> {
-    ensure_toolchain(msrv(), &[], &[])?;
+    crate::msrv::ensure()?;
     for (binary, package) in GNU_LD {
         toolchain::ensure_apt(binary, package)?;
-    }
-    Ok(())
-}
-
-/// Installs rustup toolchain `name` (minimal profile) unless it is there,
-/// then its `targets` and `components`; every step is a no-op when done.
-pub fn ensure_toolchain(name: &str, targets: &[&str], components: &[&str]) -> Result<()> {
-    let present = Command::new("rustup")
-        .args(["run", name, "rustc", "--version"])
-        .env("RUSTUP_AUTO_INSTALL", "0")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !present {
-        run(Command::new("rustup").args(["toolchain", "install", "--profile", "minimal", name]))
-            .with_context(|| format!("cannot install toolchain {name}"))?;
-    }
-    if !targets.is_empty() {
-        run(Command::new("rustup")
-            .args(["target", "add", "--toolchain", name])
-            .args(targets))?;
-    }
-    if !components.is_empty() {
-        run(Command::new("rustup")
-            .args(["component", "add", "--toolchain", name])
-            .args(components))?;
     }
     Ok(())
 }
@@ -97,11 +66,15 @@ impl KernelBuild {
             triples.sort_unstable();
             triples.dedup();
             let build_std = targets.iter().any(|t| t.build_std);
-            ensure_toolchain(name, &triples, if build_std { &["rust-src"] } else { &[] })?;
+            toolchain::ensure_toolchain(
+                name,
+                &triples,
+                if build_std { &["rust-src"] } else { &[] },
+            )?;
             dir_suffix.push_str(&format!("-{name}"));
         }
         if let Some(name) = linker {
-            ensure_toolchain(name, &[], &[])?;
+            toolchain::ensure_toolchain(name, &[], &[])?;
             dir_suffix.push_str(&format!("-lld-{name}"));
         }
         let lld = rust_lld(linker.or(toolchain))?;
@@ -169,7 +142,7 @@ pub fn boot_with_msrv() -> Result<()> {
         boot(&Args {
             only: Some(name.to_owned()),
             cpus: Some(Counts(vec![Count::N(4)])),
-            linker_toolchain: Some(msrv().to_owned()),
+            linker_toolchain: Some(crate::msrv::RUST_VERSION.to_owned()),
             ..Args::default()
         })?;
     }
@@ -187,12 +160,5 @@ mod tests {
             let args = ["cargo-xtask", "test-all-arches", "--arch", name];
             assert!(crate::Cli::try_parse_from(args).is_ok(), "{name}");
         }
-    }
-
-    #[test]
-    fn the_msrv_is_a_version() {
-        let parts: Vec<&str> = msrv().split('.').collect();
-        assert!(parts.len() >= 2, "{}", msrv());
-        assert!(parts.iter().all(|p| p.parse::<u32>().is_ok()));
     }
 }

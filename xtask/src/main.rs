@@ -10,6 +10,7 @@ mod bench_compile;
 mod ci;
 mod disasm;
 mod linkers;
+mod msrv;
 mod targets;
 mod test_all_arches;
 mod toolchain;
@@ -35,6 +36,10 @@ enum Command {
     /// `ci`'s packaging step alone: `cargo package` of the crates that
     /// publish, each verified by a build of its tarball.
     Package,
+    /// `ci`'s MSRV step alone: `cargo check` of the crates that publish
+    /// with the toolchain of the declared rust-version (host and
+    /// bare-metal targets).
+    Msrv,
     /// Boot the test kernel on every architecture under QEMU.
     TestAllArches(test_all_arches::Args),
     /// Count the instructions of every per-CPU access, check them against
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ci => ci::run(),
         Command::Package => ci::package(),
+        Command::Msrv => msrv::check(),
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),

@@ -373,6 +373,7 @@ pub fn print_deps() {
     for component in crate::toolchain::COMPONENTS {
         println!("component {component}");
     }
+    crate::msrv::print_deps();
     crate::linkers::print_deps();
 }
 

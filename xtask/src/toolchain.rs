@@ -142,3 +142,28 @@ pub fn which(binary: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
 }
+
+/// Installs rustup toolchain `name` (minimal profile) unless it is there,
+/// then its `targets` and `components`; every step is a no-op when done.
+pub fn ensure_toolchain(name: &str, targets: &[&str], components: &[&str]) -> Result<()> {
+    let present = Command::new("rustup")
+        .args(["run", name, "rustc", "--version"])
+        .env("RUSTUP_AUTO_INSTALL", "0")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !present {
+        run(Command::new("rustup").args(["toolchain", "install", "--profile", "minimal", name]))
+            .with_context(|| format!("cannot install toolchain {name}"))?;
+    }
+    if !targets.is_empty() {
+        run(Command::new("rustup")
+            .args(["target", "add", "--toolchain", name])
+            .args(targets))?;
+    }
+    if !components.is_empty() {
+        run(Command::new("rustup")
+            .args(["component", "add", "--toolchain", name])
+            .args(components))?;
+    }
+    Ok(())
+}
