@@ -9,6 +9,7 @@ mod bench;
 mod bench_compile;
 mod ci;
 mod disasm;
+mod dropin;
 mod targets;
 mod test_all_arches;
 mod toolchain;
@@ -34,6 +35,9 @@ enum Command {
     /// `ci`'s packaging step alone: `cargo package` of the crates that
     /// publish, each verified by a build of its tarball.
     Package,
+    /// `ci`'s drop-in checks alone: percpu 0.4.0's own tests against ours,
+    /// and `cargo semver-checks` against its API.
+    Dropin,
     /// Boot the test kernel on every architecture under QEMU.
     TestAllArches(test_all_arches::Args),
     /// Count the instructions of every per-CPU access, check them against
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ci => ci::run(),
         Command::Package => ci::package(),
+        Command::Dropin => dropin::run(),
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),

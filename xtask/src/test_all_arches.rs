@@ -252,6 +252,13 @@ const EXTRAS: &[Extra] = &[
     extra(Arch::Riscv64, "wide-areas", &["wide-areas"]),
     // A percpu 0.4-style script, without the `_percpu_area_*` symbols.
     extra(Arch::Riscv32, "legacy-script", &["legacy-script"]),
+    // The same at a non-zero VMA: riscv64's load address 0x8020_0000 is
+    // beyond what `lui` reaches without sign extension.
+    extra(
+        Arch::Riscv64,
+        "legacy-script-nzvma",
+        &["legacy-script", "non-zero-vma"],
+    ),
     // Two sockets of three cores: APIC ids 0, 1, 2, 4, 5, 6 (each socket's
     // core field is 2 bits wide), which only the MADT tells.
     Extra {
