@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::toolchain::{self, cargo, workspace_root};
 
 /// The published version the promise is made against.
-const V0_4: &str = "0.4.0";
+pub const V0_4: &str = "0.4.0";
 
 /// The 0.4.0 package's test runs: features, and how many tests must pass
 /// (its test file is `cfg`'d out entirely under other features, which
@@ -49,7 +49,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 /// The unpacked 0.4.0 package in cargo's registry cache: a crate that
 /// depends on exactly that version makes cargo fetch and unpack it, and
 /// `cargo metadata` says where.
-fn published_package() -> Result<PathBuf> {
+pub fn published_package() -> Result<PathBuf> {
     let dir = scratch().join("fetch-0.4.0");
     write(
         &dir.join("Cargo.toml"),
@@ -136,5 +136,11 @@ pub fn suite_0_4() -> Result<()> {
 
 /// `cargo xtask dropin`: both checks, as `ci` runs them.
 pub fn run() -> Result<()> {
+    semver()?;
     suite_0_4()
+}
+
+/// `cargo semver-checks` against 0.4.0, and the macros' names and features.
+pub fn semver() -> Result<()> {
+    crate::semver::run()
 }

@@ -10,6 +10,7 @@ mod bench_compile;
 mod ci;
 mod disasm;
 mod dropin;
+mod semver;
 mod targets;
 mod test_all_arches;
 mod toolchain;
