@@ -26,9 +26,9 @@ fn the_free_functions_have_0_4s_types() {
 /// The two variants and the traits 0.4.0's `InitError` has.
 #[test]
 fn init_error_is_0_4s() {
-    fn traits<E: core::fmt::Debug + core::fmt::Display + core::error::Error>(_: E)
+    fn traits<E>(_: E)
     where
-        E: Clone + Copy + PartialEq + Eq + core::hash::Hash + Send + Sync + 'static,
+        E: core::error::Error + Clone + Copy + PartialEq + Eq + core::hash::Hash + Send + Sync,
     {
     }
     for err in [InitError::InvalidBase, InitError::UnalignedBase] {
