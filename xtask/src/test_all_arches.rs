@@ -252,8 +252,9 @@ const EXTRAS: &[Extra] = &[
     extra(Arch::Riscv64, "wide-areas", &["wide-areas"]),
     // A percpu 0.4-style script, without the `_percpu_area_*` symbols.
     extra(Arch::Riscv32, "legacy-script", &["legacy-script"]),
-    // The same at a non-zero VMA: riscv64's load address 0x8020_0000 is
-    // beyond what `lui` reaches without sign extension.
+    // The same with `.percpu` at its load address (`non-zero-vma`), 2 GiB
+    // up: the missing symbols must read as missing there too, whatever
+    // the distance from the code that reads them.
     extra(
         Arch::Riscv64,
         "legacy-script-nzvma",
