@@ -48,8 +48,7 @@ pub mod symbols {
     pub const AREA_ALIGN: &str = "_percpu_area_align";
     /// The distance between two areas, as an offset from [`LOAD_START`]:
     /// [`area_stride`](crate::area_stride) of the template and the alignment.
-    /// 0 (the runtime's stand-in where a script predates the symbol) means
-    /// "compute it by that rule".
+    /// Scripts older than this symbol mean that rule with the alignment.
     pub const AREA_STRIDE: &str = "_percpu_area_stride";
 }
 
@@ -116,22 +115,6 @@ pub fn area_stride_script(align: u64, dynamic: u64) -> String {
     };
     format!("MAX(ALIGN({bytes}, {align}), {align})")
 }
-
-// Scripts from before the two layout symbols (percpu 0.4's, at VMA 0) do not
-// define them: these weak definitions stand in, the default alignment and a
-// zero stride that says "compute it". A script's own definition wins. They
-// live here, in another object than the runtime's code that reads them,
-// because an assembler folds a weak constant defined in the same object.
-// With `non-zero-vma` the symbols are addresses, which no constant can stand
-// in for: there the script must define them.
-#[cfg(target_os = "none")]
-core::arch::global_asm!(
-    ".weak _percpu_area_align",
-    ".set _percpu_area_align, {align}",
-    ".weak _percpu_area_stride",
-    ".set _percpu_area_stride, 0",
-    align = const DEFAULT_AREA_ALIGN,
-);
 
 /// Why [`Arch::parse`] refused a name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,6 +29,14 @@ pub fn run() -> Result<()> {
     step("cargo clippy -D warnings", clippy)?;
     step("cargo doc -D warnings", doc)?;
     step("host tests", host_tests)?;
+    step(
+        "percpu 0.4.0's own tests against ours",
+        crate::dropin::suite_0_4,
+    )?;
+    step(
+        "cargo semver-checks against percpu 0.4.0",
+        crate::semver::run,
+    )?;
     step("bare-metal builds", cross_builds)?;
     step("cargo package (verified)", package)?;
     step(
@@ -99,6 +107,7 @@ const STANDALONE_CRATES: &[&str] = &[
     "xtask/test-kernel",
     "xtask/asm-fixture",
     "xtask/bench-0.4",
+    "xtask/legacy-host",
     "cargo-percpu/fuzz",
 ];
 

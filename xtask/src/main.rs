@@ -9,8 +9,10 @@ mod bench;
 mod bench_compile;
 mod ci;
 mod disasm;
+mod dropin;
 mod linkers;
 mod msrv;
+mod semver;
 mod targets;
 mod test_all_arches;
 mod toolchain;
@@ -40,6 +42,9 @@ enum Command {
     /// with the toolchain of the declared rust-version (host and
     /// bare-metal targets).
     Msrv,
+    /// `ci`'s drop-in checks alone: percpu 0.4.0's own tests against ours,
+    /// and `cargo semver-checks` against its API.
+    Dropin,
     /// Boot the test kernel on every architecture under QEMU.
     TestAllArches(test_all_arches::Args),
     /// Count the instructions of every per-CPU access, check them against
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
         Command::Ci => ci::run(),
         Command::Package => ci::package(),
         Command::Msrv => msrv::check(),
+        Command::Dropin => dropin::run(),
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),

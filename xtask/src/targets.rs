@@ -375,6 +375,7 @@ pub fn print_deps() {
     }
     crate::msrv::print_deps();
     crate::linkers::print_deps();
+    crate::semver::print_deps();
 }
 
 #[cfg(test)]

@@ -252,6 +252,14 @@ const EXTRAS: &[Extra] = &[
     extra(Arch::Riscv64, "wide-areas", &["wide-areas"]),
     // A percpu 0.4-style script, without the `_percpu_area_*` symbols.
     extra(Arch::Riscv32, "legacy-script", &["legacy-script"]),
+    // The same with `.percpu` at its load address (`non-zero-vma`), 2 GiB
+    // up: the missing symbols must read as missing there too, whatever
+    // the distance from the code that reads them.
+    extra(
+        Arch::Riscv64,
+        "legacy-script-nzvma",
+        &["legacy-script", "non-zero-vma"],
+    ),
     // Two sockets of three cores: APIC ids 0, 1, 2, 4, 5, 6 (each socket's
     // core field is 2 bits wide), which only the MADT tells.
     Extra {
