@@ -1,6 +1,8 @@
 //! The build.rs path: `Arch::from_build_target` and `write_script` with the
-//! variables cargo gives a build script. Alone in its binary because it sets
-//! environment variables.
+//! variables cargo gives a build script. The only test that sets environment
+//! variables; it removes them again, and nothing else in this binary reads
+//! `TARGET` or `OUT_DIR` (cargo sets both itself for the build scripts the
+//! other tests run).
 
 use cargo_percpu::ldscript::{render, write_script, Arch, Kind, Options, RenderError};
 
@@ -33,5 +35,7 @@ fn write_script_renders_into_out_dir() {
 
     std::env::set_var("TARGET", "mips-unknown-linux-gnu");
     assert_eq!(Arch::from_build_target(), None);
+    std::env::remove_var("TARGET");
+    std::env::remove_var("OUT_DIR");
     let _ = std::fs::remove_dir_all(&dir);
 }

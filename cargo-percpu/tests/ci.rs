@@ -3,15 +3,13 @@
 //! build target from the cargo configuration, and the cargo runner's
 //! failures. The same on real kernels is in `kernel.rs`.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
 use cargo_percpu::cli::{run_with_colour, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
-use common::gen::*;
-use common::run::exec_in;
-use common::schema;
+use crate::common::gen::*;
+use crate::common::run::exec_in;
+use crate::common::schema;
 
 fn exec(args: &[&str]) -> (i32, String, String) {
     exec_in(&scratch("cwd"), args, &[])

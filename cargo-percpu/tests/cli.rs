@@ -1,13 +1,11 @@
 //! The binary's arguments, output and exit status (0 / 1 / 2), through both
 //! the library entry point and the real executable.
 
-mod common;
-
 use std::path::PathBuf;
 
 use cargo_percpu::cli::{run, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
-use common::gen::*;
-use common::run::{bin, exec};
+use crate::common::gen::*;
+use crate::common::run::{bin, exec};
 
 fn temp_file(name: &str, data: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cargo-percpu-cli-{}", std::process::id()));
@@ -202,7 +200,7 @@ fn inspect_json_is_one_document() {
         good.to_str().unwrap(),
     ]);
     assert_eq!(code, 0);
-    let value = common::schema::parse(&out);
+    let value = crate::common::schema::parse(&out);
     assert_eq!(value["file"]["endian"], "big");
     assert_eq!(value["variables"].as_array().unwrap().len(), 2);
     assert!(value["checks"]

@@ -9,13 +9,11 @@
 //! catalogue changes, rewrite them with
 //!
 //! ```sh
-//! PERCPU_WRITE_CORPUS=1 cargo test -p cargo-percpu --test corpus
+//! PERCPU_WRITE_CORPUS=1 cargo test -p cargo-percpu --test suite corpus
 //! ```
 //!
 //! and commit the result; without the variable the test fails on a copy
 //! that is missing or stale.
-
-mod common;
 
 use cargo_percpu::report::{inspect_bytes, render_text, InspectOptions};
 
@@ -27,7 +25,7 @@ fn corpus_dir() -> std::path::PathBuf {
 fn the_structure_files_are_in_the_corpus() {
     let write = std::env::var_os("PERCPU_WRITE_CORPUS").is_some();
     let dir = corpus_dir();
-    let cases = common::broken::cases();
+    let cases = crate::common::broken::cases();
     let wanted: Vec<String> = cases
         .iter()
         .map(|c| format!("structure-{}", c.name))
@@ -39,7 +37,7 @@ fn the_structure_files_are_in_the_corpus() {
         } else {
             assert!(
                 std::fs::read(&path).is_ok_and(|d| d == case.data),
-                "{} is missing or stale: run PERCPU_WRITE_CORPUS=1 cargo test -p cargo-percpu --test corpus",
+                "{} is missing or stale: run PERCPU_WRITE_CORPUS=1 cargo test -p cargo-percpu --test suite corpus",
                 path.display()
             );
         }
@@ -85,12 +83,12 @@ fn corpus_inputs_never_panic() {
             Ok(report) => {
                 reports += 1;
                 let _ = render_text(&report);
-                common::schema::parse(&cargo_percpu::json::to_json(&report));
+                crate::common::schema::parse(&cargo_percpu::json::to_json(&report));
                 // goblin is stricter in places and laxer in others: compare
                 // only where it reads the file without complaint.
                 if goblin::elf::Elf::parse(&data).is_ok() && report.section.is_some() {
                     let agree = std::panic::catch_unwind(|| {
-                        common::crosscheck::goblin_agrees(&data, &report)
+                        crate::common::crosscheck::goblin_agrees(&data, &report)
                     });
                     if agree.is_err() {
                         eprintln!("note: {} reads differently in goblin", path.display());

@@ -1,11 +1,9 @@
 //! The inspector through the library, on generated ELF files of every class
 //! and byte order, each cross-checked with goblin.
 
-mod common;
-
 use cargo_percpu::report::{checks, inspect_bytes, variable_name, InspectOptions, Report};
-use common::crosscheck::goblin_agrees;
-use common::gen::*;
+use crate::common::crosscheck::goblin_agrees;
+use crate::common::gen::*;
 
 const VARS: &[(&str, u64)] = &[
     (
@@ -291,7 +289,7 @@ fn bad_align_option_is_an_error() {
 #[test]
 fn json_follows_the_schema() {
     let report = inspect(&GenElf::kernel(64, false, EM_X86_64, 4, VARS), Some(4));
-    let value = common::schema::parse(&cargo_percpu::json::to_json(&report));
+    let value = crate::common::schema::parse(&cargo_percpu::json::to_json(&report));
     assert_eq!(value["schema_version"], 2);
     assert_eq!(value["document"], "inspect");
     // No DWARF in a generated file: every alignment is inferred.

@@ -7,13 +7,11 @@
 //! relinks. The diff builds a copy of the kernel whose `vars.rs` ends with
 //! two more variables, once as OLD and once as NEW.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::run::{exec_in, target_installed};
-use common::schema;
+use crate::common::run::{exec_in, target_installed};
+use crate::common::schema;
 use serde_json::Value;
 
 /// Two targets that need no `-Zbuild-std`.
@@ -335,7 +333,7 @@ fn the_test_kernel_links_the_same_with_every_linker() {
         eprintln!("skipped: target {target} is not installed");
         return;
     }
-    let linkers: Vec<_> = common::linkers::found_or_fail()
+    let linkers: Vec<_> = crate::common::linkers::found_or_fail()
         .into_iter()
         .filter(|l| l.links(cargo_percpu::ldscript::Arch::X86_64))
         .collect();

@@ -7,15 +7,13 @@
 //! cross-check with goblin: `cargo xtask ci` passes the workspace's host test
 //! binaries and QEMU kernels there.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cargo_percpu::ldscript::{render, Arch, Kind, Options};
 use cargo_percpu::report::{checks, inspect_bytes, InspectOptions, Report};
-use common::crosscheck::goblin_agrees;
-use common::run::{rustc, target_installed};
+use crate::common::crosscheck::goblin_agrees;
+use crate::common::run::{rustc, target_installed};
 
 /// Every architecture's bare-metal target, as `percpu_layout` names it.
 fn targets() -> impl Iterator<Item = (&'static str, Arch)> {

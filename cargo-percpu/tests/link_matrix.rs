@@ -15,15 +15,13 @@
 //! Every linker links the same seed object (tests/common/seed.rs), so the
 //! layouts must agree to the byte.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use cargo_percpu::ldscript::{render, Arch, Kind, Options};
 use cargo_percpu::report::{inspect_bytes, InspectOptions};
-use common::crosscheck::goblin_agrees;
-use common::linkers;
-use common::seed;
+use crate::common::crosscheck::goblin_agrees;
+use crate::common::linkers;
+use crate::common::seed;
 
 /// CPUs every script reserves areas for.
 const CPUS: usize = 8;

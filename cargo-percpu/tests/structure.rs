@@ -1,17 +1,15 @@
 //! `cargo percpu inspect` on structurally broken files (issue 12): the real
-//! binary on one hand-made file per rule ([`common::broken`]). A broken file
+//! binary on one hand-made file per rule ([`crate::common::broken`]). A broken file
 //! gets exit 2, one line naming what is wrong and no report, in text and
 //! JSON, and `diff` refuses it too; a failed check gets exit 1 and a report
 //! that follows the schema.
 
-mod common;
-
 use std::path::PathBuf;
 
 use cargo_percpu::report::{inspect_bytes, InspectOptions};
-use common::broken::{cases, Case, Expect};
-use common::gen::*;
-use common::run::exec;
+use crate::common::broken::{cases, Case, Expect};
+use crate::common::gen::*;
+use crate::common::run::exec;
 
 fn write(case: &Case) -> String {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("structure");
@@ -113,7 +111,7 @@ fn a_failed_check_is_exit_1_with_a_report_that_follows_the_schema() {
         }
         let (code, out, err) = exec(&["inspect", "--format", "json", &path]);
         assert_eq!(code, 1, "{}: {out}{err}", case.name);
-        let report = common::schema::parse(&out);
+        let report = crate::common::schema::parse(&out);
         assert_eq!(&failed_checks(&report), names, "{}", case.name);
     }
 }
@@ -127,7 +125,7 @@ fn the_valid_files_beside_the_rules_pass() {
         let path = write(&case);
         let (code, out, err) = exec(&["inspect", "--format", "json", &path]);
         assert_eq!(code, 0, "{}: {out}{err}", case.name);
-        let report = common::schema::parse(&out);
+        let report = crate::common::schema::parse(&out);
         assert!(failed_checks(&report).is_empty(), "{}", case.name);
     }
 }
