@@ -263,13 +263,7 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         entry: f.entry,
         debug_info: debug.present,
     };
-    let mut checks = Vec::new();
     let Some(sec) = facts.section.as_ref() else {
-        checks.push(Check {
-            name: checks::SECTION.into(),
-            passed: false,
-            detail: "no .percpu section".into(),
-        });
         return Report {
             schema_version: SCHEMA_VERSION,
             document: DOCUMENT.into(),
@@ -286,10 +280,58 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
                 dynamic_size: 0,
             },
             variables: Vec::new(),
-            checks,
+            checks: vec![Check {
+                name: checks::SECTION.into(),
+                passed: false,
+                detail: "no .percpu section".into(),
+            }],
         };
     };
-    let relocatable = f.is_relocatable();
+    let template = template_report(facts, sec, opts);
+    let variables = variables(facts, debug, sec, template.start);
+    let seen = Seen {
+        facts,
+        sec,
+        opts,
+        template: &template,
+        variables: &variables,
+        machine: &file.machine,
+    };
+    let checks = CHECKS
+        .iter()
+        .filter_map(|(name, check)| {
+            check(&seen).map(|(passed, detail)| Check {
+                name: (*name).into(),
+                passed,
+                detail,
+            })
+        })
+        .collect();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        document: DOCUMENT.into(),
+        file,
+        section: Some(SectionReport {
+            present: true,
+            vma: sec.vma,
+            lma: sec.lma,
+            file_size: sec.file_size,
+            mem_size: sec.mem_size,
+            nobits: sec.nobits,
+            align: sec.align,
+        }),
+        template,
+        variables,
+        checks,
+    }
+}
+
+/// The template's bounds, alignment, stride and area count.
+fn template_report(
+    facts: &ElfFacts,
+    sec: &elf::PercpuSection,
+    opts: &InspectOptions,
+) -> TemplateReport {
     let section_end = sec.vma.saturating_add(sec.mem_size);
     let start = facts.load_start.unwrap_or(sec.vma);
     let end = facts.load_end.unwrap_or(section_end);
@@ -304,7 +346,7 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         .or_else(|| is_area_align(align).then(|| area_stride(size, align))?)
         .unwrap_or(u64::MAX)
         .max(1);
-    let template = TemplateReport {
+    TemplateReport {
         start,
         end,
         size,
@@ -313,8 +355,16 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         areas: sec.mem_size / stride,
         dynamic_start: percpu_layout::dynamic_start(size),
         dynamic_size: stride.saturating_sub(percpu_layout::dynamic_start(size)),
-    };
+    }
+}
 
+/// The variables, with what DWARF says of them, sorted by offset.
+fn variables(
+    facts: &ElfFacts,
+    debug: &DebugInfo,
+    sec: &elf::PercpuSection,
+    start: u64,
+) -> Vec<Variable> {
     let section_align = sec.align.max(1);
     let mut variables: Vec<Variable> = facts
         .variables
@@ -346,14 +396,47 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
         })
         .collect();
     variables.sort_by(|a, b| (a.offset, &a.name).cmp(&(b.offset, &b.name)));
+    variables
+}
 
-    checks.push(Check {
-        name: checks::SECTION.into(),
-        passed: true,
-        detail: format!("section {}", sec.index),
-    });
+/// What every check of a file with a `.percpu` section looks at.
+struct Seen<'a> {
+    facts: &'a ElfFacts,
+    sec: &'a elf::PercpuSection,
+    opts: &'a InspectOptions,
+    template: &'a TemplateReport,
+    variables: &'a [Variable],
+    machine: &'a str,
+}
 
-    let (passed, detail) = if sec.vma == 0 {
+impl Seen<'_> {
+    fn relocatable(&self) -> bool {
+        self.facts.file.is_relocatable()
+    }
+}
+
+/// A check: its outcome and detail, or `None` where it does not apply.
+type CheckFn = fn(&Seen) -> Option<(bool, String)>;
+
+/// The checks in the order the report prints them.
+const CHECKS: &[(&str, CheckFn)] = &[
+    (checks::SECTION, check_section),
+    (checks::VMA, check_vma),
+    (checks::TEMPLATE_IN_FILE, check_template_in_file),
+    (checks::SYMBOLS, check_symbols),
+    (checks::RESERVATION, check_reservation),
+    (checks::TEMPLATE_BOUNDS, check_template_bounds),
+    (checks::REACH, check_reach),
+    (checks::GLOBAL_POINTER, check_global_pointer),
+];
+
+fn check_section(s: &Seen) -> Option<(bool, String)> {
+    Some((true, format!("section {}", s.sec.index)))
+}
+
+fn check_vma(s: &Seen) -> Option<(bool, String)> {
+    let sec = s.sec;
+    Some(if sec.vma == 0 {
         (true, "VMA 0: offsets are symbol values".to_string())
     } else if sec.vma == sec.lma {
         (
@@ -371,14 +454,12 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
                 sec.vma, sec.lma
             ),
         )
-    };
-    checks.push(Check {
-        name: checks::VMA.into(),
-        passed,
-        detail,
-    });
+    })
+}
 
-    let (passed, detail) = if size == 0 {
+fn check_template_in_file(s: &Seen) -> Option<(bool, String)> {
+    let (sec, size, relocatable) = (s.sec, s.template.size, s.relocatable());
+    Some(if size == 0 {
         (true, "empty template: no initial value to keep".to_string())
     } else if sec.nobits {
         (
@@ -406,65 +487,58 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
                 if relocatable { "" } else { ", loaded" }
             ),
         )
-    };
-    checks.push(Check {
-        name: checks::TEMPLATE_IN_FILE.into(),
-        passed,
-        detail,
-    });
+    })
+}
 
-    let (passed, detail) = if !facts.has_symtab {
+fn check_symbols(s: &Seen) -> Option<(bool, String)> {
+    Some(if !s.facts.has_symtab {
         (
             false,
             "no symbol table (stripped?): neither the layout symbols nor the variables can be read"
                 .to_string(),
         )
-    } else if relocatable {
+    } else if s.relocatable() {
         (
             true,
             "skipped: a relocatable object; the linker script defines them".to_string(),
         )
     } else {
-        symbol_check(facts, sec.vma, sec.lma, sec.mem_size)
-    };
-    checks.push(Check {
-        name: checks::SYMBOLS.into(),
-        passed,
-        detail,
-    });
+        symbol_check(s.facts, s.sec.vma, s.sec.lma, s.sec.mem_size)
+    })
+}
 
-    if let Some(cpus) = opts.cpus {
-        let (passed, detail) = if relocatable {
-            (
-                true,
-                "skipped: a relocatable object reserves nothing yet".to_string(),
-            )
-        } else {
-            (
-                template.areas >= cpus as u64,
-                format!(
-                    "{} areas of {stride} bytes reserved, {cpus} needed",
-                    template.areas
-                ),
-            )
-        };
-        checks.push(Check {
-            name: checks::RESERVATION.into(),
-            passed,
-            detail,
-        });
-    }
+fn check_reservation(s: &Seen) -> Option<(bool, String)> {
+    let cpus = s.opts.cpus?;
+    let template = s.template;
+    Some(if s.relocatable() {
+        (
+            true,
+            "skipped: a relocatable object reserves nothing yet".to_string(),
+        )
+    } else {
+        (
+            template.areas >= cpus as u64,
+            format!(
+                "{} areas of {} bytes reserved, {cpus} needed",
+                template.areas, template.stride
+            ),
+        )
+    })
+}
 
-    let outside: Vec<&Variable> = variables
+fn check_template_bounds(s: &Seen) -> Option<(bool, String)> {
+    let size = s.template.size;
+    let outside: Vec<&Variable> = s
+        .variables
         .iter()
         .filter(|v| v.offset.checked_add(v.size).is_none_or(|e| e > size))
         .collect();
-    let (passed, detail) = match outside.first() {
+    Some(match outside.first() {
         None => (
             true,
             format!(
                 "{} variables inside the {size}-byte template",
-                variables.len()
+                s.variables.len()
             ),
         ),
         Some(v) => (
@@ -477,79 +551,53 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
                 v.size
             ),
         ),
-    };
-    checks.push(Check {
-        name: checks::TEMPLATE_BOUNDS.into(),
-        passed,
-        detail,
-    });
+    })
+}
 
-    let (passed, detail) = match f.arch() {
-        None => (
+fn check_reach(s: &Seen) -> Option<(bool, String)> {
+    let Some(arch) = s.facts.file.arch() else {
+        return Some((
             true,
-            format!("skipped: no access sequence known for {}", file.machine),
-        ),
-        Some(arch) => {
-            let reach = arch.reach();
-            match variables
-                .iter()
-                .find(|v| v.offset.checked_add(v.size).is_none_or(|e| e > reach))
-            {
-                None => (true, format!("every offset below {reach:#x} ({arch})")),
-                Some(v) => (
-                    false,
-                    format!(
-                        "{} at {:#x} is beyond the {reach:#x} that {arch} reaches",
-                        v.name, v.offset
-                    ),
-                ),
-            }
-        }
+            format!("skipped: no access sequence known for {}", s.machine),
+        ));
     };
-    checks.push(Check {
-        name: checks::REACH.into(),
-        passed,
-        detail,
-    });
-
-    if f.machine == object::elf::EM_RISCV.0 {
-        let (passed, detail) = match facts.global_pointer {
-            None => (
-                true,
-                format!("{} is not defined: the linker relaxes nothing against gp", elf::GLOBAL_POINTER),
-            ),
-            Some(value) => (
+    let reach = arch.reach();
+    Some(
+        match s
+            .variables
+            .iter()
+            .find(|v| v.offset.checked_add(v.size).is_none_or(|e| e > reach))
+        {
+            None => (true, format!("every offset below {reach:#x} ({arch})")),
+            Some(v) => (
                 false,
                 format!(
-                    "{} is defined ({value:#x}): the linker may relax accesses against gp, which holds the per-CPU base",
-                    elf::GLOBAL_POINTER
+                    "{} at {:#x} is beyond the {reach:#x} that {arch} reaches",
+                    v.name, v.offset
                 ),
             ),
-        };
-        checks.push(Check {
-            name: checks::GLOBAL_POINTER.into(),
-            passed,
-            detail,
-        });
-    }
+        },
+    )
+}
 
-    Report {
-        schema_version: SCHEMA_VERSION,
-        document: DOCUMENT.into(),
-        file,
-        section: Some(SectionReport {
-            present: true,
-            vma: sec.vma,
-            lma: sec.lma,
-            file_size: sec.file_size,
-            mem_size: sec.mem_size,
-            nobits: sec.nobits,
-            align: sec.align,
-        }),
-        template,
-        variables,
-        checks,
+/// RISC-V only.
+fn check_global_pointer(s: &Seen) -> Option<(bool, String)> {
+    if s.facts.file.machine != object::elf::EM_RISCV.0 {
+        return None;
     }
+    Some(match s.facts.global_pointer {
+        None => (
+            true,
+            format!("{} is not defined: the linker relaxes nothing against gp", elf::GLOBAL_POINTER),
+        ),
+        Some(value) => (
+            false,
+            format!(
+                "{} is defined ({value:#x}): the linker may relax accesses against gp, which holds the per-CPU base",
+                elf::GLOBAL_POINTER
+            ),
+        ),
+    })
 }
 
 /// `_percpu_area_align` and `_percpu_area_stride` as offsets from the

@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use cargo_percpu::cli::{run_with_colour, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
 use crate::common::gen::*;
 use crate::common::run::exec_in;
 use crate::common::schema;
+use cargo_percpu::cli::{run_with_colour, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
 
 fn exec(args: &[&str]) -> (i32, String, String) {
     exec_in(&scratch("cwd"), args, &[])

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use cargo_percpu::cli::{run, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
 use crate::common::gen::*;
 use crate::common::run::{bin, exec};
+use cargo_percpu::cli::{run, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK};
 
 fn temp_file(name: &str, data: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cargo-percpu-cli-{}", std::process::id()));

@@ -1,9 +1,9 @@
 //! The inspector through the library, on generated ELF files of every class
 //! and byte order, each cross-checked with goblin.
 
-use cargo_percpu::report::{checks, inspect_bytes, variable_name, InspectOptions, Report};
 use crate::common::crosscheck::goblin_agrees;
 use crate::common::gen::*;
+use cargo_percpu::report::{checks, inspect_bytes, variable_name, InspectOptions, Report};
 
 const VARS: &[(&str, u64)] = &[
     (

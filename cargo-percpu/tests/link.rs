@@ -10,10 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cargo_percpu::ldscript::{render, Arch, Kind, Options};
-use cargo_percpu::report::{checks, inspect_bytes, InspectOptions, Report};
 use crate::common::crosscheck::goblin_agrees;
 use crate::common::run::{rustc, target_installed};
+use cargo_percpu::ldscript::{render, Arch, Kind, Options};
+use cargo_percpu::report::{checks, inspect_bytes, InspectOptions, Report};
 
 /// Every architecture's bare-metal target, as `percpu_layout` names it.
 fn targets() -> impl Iterator<Item = (&'static str, Arch)> {

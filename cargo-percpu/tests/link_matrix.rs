@@ -17,11 +17,11 @@
 
 use std::collections::BTreeMap;
 
-use cargo_percpu::ldscript::{render, Arch, Kind, Options};
-use cargo_percpu::report::{inspect_bytes, InspectOptions};
 use crate::common::crosscheck::goblin_agrees;
 use crate::common::linkers;
 use crate::common::seed;
+use cargo_percpu::ldscript::{render, Arch, Kind, Options};
+use cargo_percpu::report::{inspect_bytes, InspectOptions};
 
 /// CPUs every script reserves areas for.
 const CPUS: usize = 8;

@@ -6,10 +6,10 @@
 
 use std::path::PathBuf;
 
-use cargo_percpu::report::{inspect_bytes, InspectOptions};
 use crate::common::broken::{cases, Case, Expect};
 use crate::common::gen::*;
 use crate::common::run::exec;
+use cargo_percpu::report::{inspect_bytes, InspectOptions};
 
 fn write(case: &Case) -> String {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("structure");
