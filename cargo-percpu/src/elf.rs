@@ -189,84 +189,7 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
     let segments = header.program_headers(endian, data)?;
 
     let relocatable = file.file_type == elf::ET_REL.0;
-    let mut section: Option<PercpuSection> = None;
-    // A relocatable object has one `.percpu` input section per variable (or
-    // per codegen unit); lay them out one after another as the script's
-    // `*(.percpu .percpu.*)` will, so that offsets mean the same thing.
-    // `bases[i]` is section i's offset in that layout.
-    let mut bases: Vec<Option<u64>> = Vec::new();
-    let mut cursor = 0u64;
-    for (index, shdr) in sections.enumerate() {
-        let name = sections.section_name(endian, shdr)?;
-        if !is_percpu_name(name, relocatable) {
-            continue;
-        }
-        let nobits = shdr.sh_type(endian) == elf::SHT_NOBITS;
-        let file_offset: u64 = shdr.sh_offset(endian).into();
-        let mem_size: u64 = shdr.sh_size(endian).into();
-        // NOBITS has no bytes in the file, whatever sh_offset says; the
-        // others lie inside it ([`check_structure`]).
-        let file_size = if nobits { 0 } else { mem_size };
-        let align: u64 = shdr.sh_addralign(endian).into();
-        if relocatable {
-            let base = match align.max(1).checked_next_power_of_two() {
-                Some(a) => cursor.checked_add(a - 1).map(|c| c & !(a - 1)),
-                None => None,
-            };
-            let Some(base) = base.filter(|b| b.checked_add(mem_size).is_some()) else {
-                return Err(ElfError(
-                    "the .percpu sections overflow the address space".into(),
-                ));
-            };
-            cursor = base + mem_size;
-            if bases.len() <= index.0 {
-                bases.resize(index.0 + 1, None);
-            }
-            bases[index.0] = Some(base);
-            if let Some(first) = section.as_mut() {
-                first.mem_size = cursor;
-                first.file_size += file_size;
-                first.nobits &= nobits;
-                first.align = first.align.max(align);
-                continue;
-            }
-        }
-        // The segment that loads the section's bytes gives its load address.
-        let mut lma = None;
-        if !nobits && file_size > 0 {
-            for phdr in segments {
-                if phdr.p_type(endian) != elf::PT_LOAD {
-                    continue;
-                }
-                let p_offset: u64 = phdr.p_offset(endian).into();
-                let p_filesz: u64 = phdr.p_filesz(endian).into();
-                let p_paddr: u64 = phdr.p_paddr(endian).into();
-                let inside = file_offset >= p_offset
-                    && p_offset
-                        .checked_add(p_filesz)
-                        .is_some_and(|end| file_offset + file_size <= end);
-                if inside {
-                    lma = Some(p_paddr.wrapping_add(file_offset - p_offset));
-                    break;
-                }
-            }
-        }
-        section = Some(PercpuSection {
-            index: index.0,
-            vma: shdr.sh_addr(endian).into(),
-            lma: lma.unwrap_or(u64::MAX),
-            file_offset,
-            file_size,
-            mem_size,
-            nobits,
-            alloc: shdr.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0,
-            align,
-            in_load_segment: lma.is_some(),
-        });
-        if !relocatable {
-            break;
-        }
-    }
+    let (mut section, bases) = percpu_section(&sections, segments, endian, relocatable)?;
 
     let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB)?;
     let mut facts = ElfFacts {
@@ -283,8 +206,35 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
         global_pointer: None,
     };
     let percpu_index = section.as_ref().map(|s| s.index);
-    // One walk over the symbol table: the four layout symbols, and every
-    // data symbol defined in .percpu.
+    walk_symbols(
+        &symbols,
+        sections.len(),
+        endian,
+        &mut facts,
+        percpu_index,
+        &bases,
+    )?;
+    if let Some(section) = section.as_mut() {
+        if !section.in_load_segment {
+            section.lma = facts.percpu_start.unwrap_or(section.vma);
+        }
+    }
+    facts.section = section;
+    Ok(facts)
+}
+
+/// One walk over the symbol table: the layout symbols, and every data symbol
+/// defined in `.percpu` (section `percpu_index`; in a relocatable object,
+/// any input section with a place in `bases`).
+fn walk_symbols<H: FileHeader<Endian = Endianness>>(
+    symbols: &object::read::elf::SymbolTable<'_, H>,
+    section_count: usize,
+    endian: Endianness,
+    facts: &mut ElfFacts,
+    percpu_index: Option<usize>,
+    bases: &[Option<u64>],
+) -> Result<(), ElfError> {
+    let relocatable = facts.file.is_relocatable();
     for (index, sym) in symbols.enumerate() {
         if index.0 == 0 {
             continue;
@@ -308,7 +258,7 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
         if is_percpu_symbol(name) {
             // Where it lives must be a section of this file, whatever the
             // report later makes of it.
-            symbol_home(&symbols, endian, sym, index, name, sections.len())?;
+            symbol_home(symbols, endian, sym, index, name, section_count)?;
         }
         if st_type == elf::STT_FUNC {
             continue;
@@ -358,13 +308,105 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
             size: sym.st_size(endian).into(),
         });
     }
-    if let Some(section) = section.as_mut() {
-        if !section.in_load_segment {
-            section.lma = facts.percpu_start.unwrap_or(section.vma);
+    Ok(())
+}
+
+/// The `.percpu` section and `bases`: in a relocatable object, each input
+/// section's offset in the layout the linker script will make of them.
+fn percpu_section<H: FileHeader<Endian = Endianness>>(
+    sections: &object::read::elf::SectionTable<'_, H>,
+    segments: &[H::ProgramHeader],
+    endian: Endianness,
+    relocatable: bool,
+) -> Result<(Option<PercpuSection>, Vec<Option<u64>>), ElfError> {
+    let mut section: Option<PercpuSection> = None;
+    // A relocatable object has one `.percpu` input section per variable (or
+    // per codegen unit); lay them out one after another as the script's
+    // `*(.percpu .percpu.*)` will, so that offsets mean the same thing.
+    // `bases[i]` is section i's offset in that layout.
+    let mut bases: Vec<Option<u64>> = Vec::new();
+    let mut cursor = 0u64;
+    for (index, shdr) in sections.enumerate() {
+        let name = sections.section_name(endian, shdr)?;
+        if !is_percpu_name(name, relocatable) {
+            continue;
+        }
+        let nobits = shdr.sh_type(endian) == elf::SHT_NOBITS;
+        let file_offset: u64 = shdr.sh_offset(endian).into();
+        let mem_size: u64 = shdr.sh_size(endian).into();
+        // NOBITS has no bytes in the file, whatever sh_offset says; the
+        // others lie inside it ([`check_structure`]).
+        let file_size = if nobits { 0 } else { mem_size };
+        let align: u64 = shdr.sh_addralign(endian).into();
+        if relocatable {
+            let base = match align.max(1).checked_next_power_of_two() {
+                Some(a) => cursor.checked_add(a - 1).map(|c| c & !(a - 1)),
+                None => None,
+            };
+            let Some(base) = base.filter(|b| b.checked_add(mem_size).is_some()) else {
+                return Err(ElfError(
+                    "the .percpu sections overflow the address space".into(),
+                ));
+            };
+            cursor = base + mem_size;
+            if bases.len() <= index.0 {
+                bases.resize(index.0 + 1, None);
+            }
+            bases[index.0] = Some(base);
+            if let Some(first) = section.as_mut() {
+                first.mem_size = cursor;
+                first.file_size += file_size;
+                first.nobits &= nobits;
+                first.align = first.align.max(align);
+                continue;
+            }
+        }
+        // The segment that loads the section's bytes gives its load address.
+        let lma = if !nobits && file_size > 0 {
+            load_address::<H>(segments, endian, file_offset, file_size)
+        } else {
+            None
+        };
+        section = Some(PercpuSection {
+            index: index.0,
+            vma: shdr.sh_addr(endian).into(),
+            lma: lma.unwrap_or(u64::MAX),
+            file_offset,
+            file_size,
+            mem_size,
+            nobits,
+            alloc: shdr.sh_flags(endian).0 & elf::SHF_ALLOC.0 != 0,
+            align,
+            in_load_segment: lma.is_some(),
+        });
+        if !relocatable {
+            break;
         }
     }
-    facts.section = section;
-    Ok(facts)
+    Ok((section, bases))
+}
+
+/// The load address of the file bytes at `file_offset`, from the PT_LOAD
+/// segment that holds all `file_size` of them.
+fn load_address<H: FileHeader<Endian = Endianness>>(
+    segments: &[H::ProgramHeader],
+    endian: Endianness,
+    file_offset: u64,
+    file_size: u64,
+) -> Option<u64> {
+    segments.iter().find_map(|phdr| {
+        if phdr.p_type(endian) != elf::PT_LOAD {
+            return None;
+        }
+        let p_offset: u64 = phdr.p_offset(endian).into();
+        let p_filesz: u64 = phdr.p_filesz(endian).into();
+        let p_paddr: u64 = phdr.p_paddr(endian).into();
+        let inside = file_offset >= p_offset
+            && p_offset
+                .checked_add(p_filesz)
+                .is_some_and(|end| file_offset + file_size <= end);
+        inside.then(|| p_paddr.wrapping_add(file_offset - p_offset))
+    })
 }
 
 /// Whether a section of that name is (one of) `.percpu`: in a relocatable
@@ -546,36 +588,10 @@ fn check_structure<H: FileHeader<Endian = Endianness>>(
         }
     }
     let headers = header.section_headers(endian, data)?;
-    let count = headers.len();
-
-    let e_shstrndx = header.e_shstrndx(endian);
-    let shstrndx = if e_shstrndx == elf::SHN_XINDEX {
-        headers.first().map_or(0, |s| s.sh_link(endian) as usize)
-    } else {
-        usize::from(e_shstrndx.0)
-    };
-    match headers.get(shstrndx) {
-        None => {
-            return Err(ElfError(format!(
-                "e_shstrndx {shstrndx} names no section (the file has {count})"
-            )))
-        }
-        Some(s) if s.sh_type(endian) != elf::SHT_STRTAB => {
-            return Err(ElfError(format!(
-                "e_shstrndx names section {shstrndx}, of type {}, not a string table (SHT_STRTAB)",
-                section_type_name(s.sh_type(endian).0)
-            )))
-        }
-        Some(_) => {}
-    }
-
-    let len = data.len() as u64;
-    let extent = |what: &dyn Fn() -> String, offset: u64, size: u64| {
-        check_extent(what, offset, size, len, bits)
-    };
-
+    let shstrndx = name_table_index(header, endian, headers)?;
     // Names come from the section-name table, itself a section checked
     // here: read them only from a table that lies inside the file.
+    let len = data.len() as u64;
     let names = {
         let s = &headers[shstrndx];
         let (offset, size): (u64, u64) = (s.sh_offset(endian).into(), s.sh_size(endian).into());
@@ -584,72 +600,159 @@ fn check_structure<H: FileHeader<Endian = Endianness>>(
             .filter(|end| *end <= len)
             .map(|end| object::read::StringTable::new(data, offset, end))
     };
-    let describe = |i: usize, s: &H::SectionHeader| {
-        let name = names
-            .and_then(|n| n.get(s.sh_name(endian)).ok())
+    let table = Headers {
+        header,
+        endian,
+        data,
+        bits,
+        headers,
+        names,
+    };
+    // In this order: each rule may rely on the ones before it.
+    let rules: [Rule<H>; 4] = [
+        extents_in_file,
+        string_tables_end_in_nul,
+        symbol_entry_size,
+        percpu_sections,
+    ];
+    rules.iter().try_for_each(|rule| rule(&table))
+}
+
+/// A structural rule over the section headers.
+type Rule<H> = fn(&Headers<'_, H>) -> Result<(), ElfError>;
+
+/// The section headers and what the structural rules read of them.
+struct Headers<'data, H: FileHeader<Endian = Endianness>> {
+    header: &'data H,
+    endian: Endianness,
+    data: &'data [u8],
+    bits: u32,
+    headers: &'data [H::SectionHeader],
+    /// The section-name table, when it lies inside the file.
+    names: Option<object::read::StringTable<'data>>,
+}
+
+impl<H: FileHeader<Endian = Endianness>> Headers<'_, H> {
+    /// "section 3 (.percpu)", for messages.
+    fn describe(&self, i: usize, s: &H::SectionHeader) -> String {
+        let name = self
+            .names
+            .and_then(|n| n.get(s.sh_name(self.endian)).ok())
             .filter(|n| !n.is_empty());
         match name {
             Some(n) => format!("section {i} ({})", String::from_utf8_lossy(n)),
             None => format!("section {i}"),
         }
-    };
+    }
+}
 
-    for (i, s) in headers.iter().enumerate() {
+/// `e_shstrndx` (or its extended form) names a string table.
+fn name_table_index<H: FileHeader<Endian = Endianness>>(
+    header: &H,
+    endian: Endianness,
+    headers: &[H::SectionHeader],
+) -> Result<usize, ElfError> {
+    let count = headers.len();
+    let e_shstrndx = header.e_shstrndx(endian);
+    let shstrndx = if e_shstrndx == elf::SHN_XINDEX {
+        headers.first().map_or(0, |s| s.sh_link(endian) as usize)
+    } else {
+        usize::from(e_shstrndx.0)
+    };
+    match headers.get(shstrndx) {
+        None => Err(ElfError(format!(
+            "e_shstrndx {shstrndx} names no section (the file has {count})"
+        ))),
+        Some(s) if s.sh_type(endian) != elf::SHT_STRTAB => Err(ElfError(format!(
+            "e_shstrndx names section {shstrndx}, of type {}, not a string table (SHT_STRTAB)",
+            section_type_name(s.sh_type(endian).0)
+        ))),
+        Some(_) => Ok(shstrndx),
+    }
+}
+
+/// Every section's and segment's bytes lie inside the file.
+fn extents_in_file<H: FileHeader<Endian = Endianness>>(t: &Headers<'_, H>) -> Result<(), ElfError> {
+    let (endian, len) = (t.endian, t.data.len() as u64);
+    for (i, s) in t.headers.iter().enumerate() {
         let sh_type = s.sh_type(endian);
         if sh_type == elf::SHT_NULL || sh_type == elf::SHT_NOBITS {
             continue;
         }
-        extent(
-            &|| describe(i, s),
+        check_extent(
+            &|| t.describe(i, s),
             s.sh_offset(endian).into(),
             s.sh_size(endian).into(),
+            len,
+            t.bits,
         )?;
     }
-    for (i, p) in header.program_headers(endian, data)?.iter().enumerate() {
+    for (i, p) in t.header.program_headers(endian, t.data)?.iter().enumerate() {
         if p.p_type(endian) == elf::PT_NULL {
             continue;
         }
-        extent(
+        check_extent(
             &|| format!("segment {i} ({})", segment_type_name(p.p_type(endian).0)),
             p.p_offset(endian).into(),
             p.p_filesz(endian).into(),
+            len,
+            t.bits,
         )?;
     }
+    Ok(())
+}
 
-    // Extents are checked: each table's bytes are in the file.
-    for (i, s) in headers.iter().enumerate() {
+/// Each string table ends in NUL (its extent is checked already).
+fn string_tables_end_in_nul<H: FileHeader<Endian = Endianness>>(
+    t: &Headers<'_, H>,
+) -> Result<(), ElfError> {
+    let endian = t.endian;
+    for (i, s) in t.headers.iter().enumerate() {
         let size: u64 = s.sh_size(endian).into();
         if s.sh_type(endian) != elf::SHT_STRTAB || size == 0 {
             continue;
         }
         let offset: u64 = s.sh_offset(endian).into();
         let last = offset + size - 1;
-        if data[last as usize] != 0 {
+        if t.data[last as usize] != 0 {
             return Err(ElfError(format!(
                 "{}: the string table's last byte is not NUL, so its last name runs past the table",
-                describe(i, s)
+                t.describe(i, s)
             )));
         }
     }
+    Ok(())
+}
 
+/// Symbol tables have the entry size of the file's class.
+fn symbol_entry_size<H: FileHeader<Endian = Endianness>>(
+    t: &Headers<'_, H>,
+) -> Result<(), ElfError> {
+    let (endian, bits) = (t.endian, t.bits);
     let symbol_size: u64 = if bits == 64 { 24 } else { 16 };
-    for (i, s) in headers.iter().enumerate() {
+    for (i, s) in t.headers.iter().enumerate() {
         let sh_type = s.sh_type(endian);
         if sh_type == elf::SHT_SYMTAB || sh_type == elf::SHT_DYNSYM {
             let entsize: u64 = s.sh_entsize(endian).into();
             if entsize != symbol_size {
                 return Err(ElfError(format!(
                     "{}: sh_entsize {entsize} is not {symbol_size}, the size of an ELF{bits} symbol",
-                    describe(i, s)
+                    t.describe(i, s)
                 )));
             }
         }
     }
+    Ok(())
+}
 
-    let relocatable = header.e_type(endian) == elf::ET_REL;
+/// One `.percpu` in a linked file; none of SHT_NULL type or with an
+/// alignment that is no power of two.
+fn percpu_sections<H: FileHeader<Endian = Endianness>>(t: &Headers<'_, H>) -> Result<(), ElfError> {
+    let endian = t.endian;
+    let relocatable = t.header.e_type(endian) == elf::ET_REL;
     let mut first_percpu = None;
-    for (i, s) in headers.iter().enumerate() {
-        let Some(name) = names.and_then(|n| n.get(s.sh_name(endian)).ok()) else {
+    for (i, s) in t.headers.iter().enumerate() {
+        let Some(name) = t.names.and_then(|n| n.get(s.sh_name(endian)).ok()) else {
             continue;
         };
         if !is_percpu_name(name, relocatable) {
@@ -667,14 +770,14 @@ fn check_structure<H: FileHeader<Endian = Endianness>>(
         if s.sh_type(endian) == elf::SHT_NULL {
             return Err(ElfError(format!(
                 "{} has type SHT_NULL: an unused section header",
-                describe(i, s)
+                t.describe(i, s)
             )));
         }
         let align: u64 = s.sh_addralign(endian).into();
         if align != 0 && !align.is_power_of_two() {
             return Err(ElfError(format!(
                 "{}: alignment {align} is not a power of two",
-                describe(i, s)
+                t.describe(i, s)
             )));
         }
     }
