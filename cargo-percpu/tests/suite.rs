@@ -23,3 +23,5 @@ mod link;
 mod link_matrix;
 #[cfg(feature = "cli")]
 mod structure;
+#[cfg(feature = "cli")]
+mod tables;

@@ -34,9 +34,8 @@ impl Arch {
         const RISCV_GP: &str =
             " * No __global_pointer$ is defined: gp holds the per-CPU area base, so the\n \
              * linker must never relax accesses into gp-relative ones.\n";
-        let (output_arch, entry_note, header_note, extra_sections) = match self {
+        let (entry_note, header_note, extra_sections) = match self {
             Arch::X86_64 => (
-                "i386:x86-64",
                 "QEMU finds the 32-bit PVH entry in the .note.pvh note and\n \
                  * enters in protected mode; _start is the ELF entry for loaders that use it.",
                 "",
@@ -46,39 +45,34 @@ impl Arch {
                  */\n    .note.pvh : {\n        KEEP(*(.note.pvh))\n    }\n",
             ),
             Arch::Aarch64 => (
-                "aarch64",
                 "QEMU's -kernel jumps to the ELF entry at EL1 (EL2 with\n \
                  * virtualization=on) with the MMU off.",
                 "",
                 "",
             ),
             Arch::Riscv64 => (
-                "riscv",
                 "OpenSBI jumps to the ELF entry in S-mode with a0 = hartid.",
                 RISCV_GP,
                 "",
             ),
             Arch::Riscv32 => (
-                "riscv",
                 "With -bios none every hart starts at the ELF entry in M-mode.",
                 RISCV_GP,
                 "",
             ),
             Arch::Loongarch64 => (
-                "loongarch",
                 "QEMU starts every CPU at the ELF entry in PLV0, direct addressing.",
                 "",
                 "",
             ),
             Arch::Armv7 => (
-                "arm",
                 "QEMU's -kernel jumps to the ELF entry in SVC mode with the MMU off.",
                 "",
                 "",
             ),
         };
         KernelPieces {
-            output_arch,
+            output_arch: self.row().output_arch,
             entry_note,
             header_note,
             extra_sections,

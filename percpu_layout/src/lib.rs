@@ -170,9 +170,17 @@ impl Arch {
         Arch::Armv7,
     ];
 
+    /// The architecture's row of [`ARCHES`]: every fact about it.
+    pub const fn row(self) -> &'static ArchRow {
+        &ARCHES[self as usize]
+    }
+
     /// The architecture of its [`name`](Arch::name).
     pub fn from_name(name: &str) -> Option<Arch> {
-        Arch::ALL.into_iter().find(|arch| arch.name() == name)
+        ARCHES
+            .iter()
+            .find(|row| row.name == name)
+            .map(|row| row.arch)
     }
 
     /// The architecture a user means by `name`: our [`name`](Arch::name),
@@ -183,8 +191,8 @@ impl Arch {
         if let Some(arch) = Arch::from_name(name) {
             return Ok(arch);
         }
-        if let Some(arch) = Arch::ALL.into_iter().find(|a| a.rustc_arch() == name) {
-            return Ok(arch);
+        if let Some(row) = ARCHES.iter().find(|row| row.rustc_arch == name) {
+            return Ok(row.arch);
         }
         // What people call both RISC-V widths.
         if name == "riscv" {
@@ -196,10 +204,7 @@ impl Arch {
     /// Rustc's `target_arch` (`cfg(target_arch = "...")`) for the
     /// architecture: our [`name`](Arch::name), except `arm` for ARMv7-A.
     pub fn rustc_arch(self) -> &'static str {
-        match self {
-            Arch::Armv7 => "arm",
-            other => other.name(),
-        }
+        self.row().rustc_arch
     }
 
     /// The architecture of a target triple such as `aarch64-unknown-none` or
@@ -207,107 +212,225 @@ impl Arch {
     pub fn from_target(triple: &str) -> Option<Arch> {
         // Only a triple with a vendor/OS part counts: a bare name is not a target.
         let (cpu, _) = triple.split_once('-')?;
-        match cpu {
-            "x86_64" => Some(Arch::X86_64),
-            "aarch64" | "aarch64_be" | "arm64" => Some(Arch::Aarch64),
-            "loongarch64" => Some(Arch::Loongarch64),
-            _ if cpu.starts_with("riscv64") => Some(Arch::Riscv64),
-            _ if cpu.starts_with("riscv32") => Some(Arch::Riscv32),
-            _ if cpu.starts_with("armv7") || cpu.starts_with("thumbv7") => Some(Arch::Armv7),
-            "arm" | "armeb" => Some(Arch::Armv7),
-            _ => None,
-        }
+        ARCHES
+            .iter()
+            .find(|row| {
+                row.triple_cpus.contains(&cpu)
+                    || row.triple_cpu_prefixes.iter().any(|p| cpu.starts_with(p))
+            })
+            .map(|row| row.arch)
     }
 
     /// The architecture of an ELF file's `e_machine` and class (32 or 64
     /// bits).
     pub fn from_elf(machine: u16, bits: u32) -> Option<Arch> {
-        // e_machine values: EM_386 3, EM_ARM 40, EM_X86_64 62, EM_AARCH64 183,
-        // EM_RISCV 243, EM_LOONGARCH 258.
-        match (machine, bits) {
-            (62, 64) => Some(Arch::X86_64),
-            (183, 64) => Some(Arch::Aarch64),
-            (243, 64) => Some(Arch::Riscv64),
-            (243, 32) => Some(Arch::Riscv32),
-            (258, 64) => Some(Arch::Loongarch64),
-            (40, 32) => Some(Arch::Armv7),
-            _ => None,
-        }
+        ARCHES
+            .iter()
+            .find(|row| row.elf_machine == machine && row.address_bits == bits)
+            .map(|row| row.arch)
     }
 
     /// Our one name for the architecture, everywhere: `--arch`, the test
     /// matrix, the codegen report.
     pub fn name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-            Arch::Riscv64 => "riscv64",
-            Arch::Riscv32 => "riscv32",
-            Arch::Loongarch64 => "loongarch64",
-            Arch::Armv7 => "armv7",
-        }
+        self.row().name
     }
 
     /// The bare-metal target this project builds, tests and measures the
     /// architecture with.
     pub fn target(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-unknown-none",
-            Arch::Aarch64 => "aarch64-unknown-none",
-            Arch::Riscv64 => "riscv64gc-unknown-none-elf",
-            Arch::Riscv32 => "riscv32imac-unknown-none-elf",
-            Arch::Loongarch64 => "loongarch64-unknown-none",
-            Arch::Armv7 => "armv7a-none-eabi",
-        }
+        self.row().target
     }
 
     /// The name in prose: `x86_64`, `AArch64`, `ARMv7-A`, ...
     pub fn title(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "AArch64",
-            Arch::Riscv64 => "RISC-V 64",
-            Arch::Riscv32 => "RISC-V 32",
-            Arch::Loongarch64 => "LoongArch64",
-            Arch::Armv7 => "ARMv7-A",
-        }
+        self.row().title
     }
 
     /// The width of an address, in bits.
     pub fn address_bits(self) -> u32 {
-        match self {
-            Arch::Riscv32 | Arch::Armv7 => 32,
-            _ => 64,
-        }
+        self.row().address_bits
     }
 
     /// Where QEMU's `-kernel` loads a kernel of this architecture: the
     /// default `--base` of a full script.
     pub fn default_base(self) -> u64 {
-        match self {
-            Arch::X86_64 => 0x10_0000,
-            Arch::Aarch64 | Arch::Armv7 => 0x4010_0000,
-            Arch::Riscv64 => 0x8020_0000,
-            Arch::Riscv32 => 0x8000_0000,
-            Arch::Loongarch64 => 0x20_0000,
-        }
+        self.row().default_base
     }
 
     /// How far into an area the architecture's access sequence reaches: every
-    /// offset must be below this.
-    ///
-    /// x86_64 encodes the offset as a sign-extended 32-bit displacement
-    /// (`gs:[sym]`), so 2 GiB. AArch64 (`movz`/`movk` g1/g0), ARMv7-A
-    /// (`movw`/`movt`) and riscv32 build a full 32-bit value: 4 GiB. riscv64
-    /// and loongarch64 build it with `lui` / `lu12i.w`, which sign-extend to 64
-    /// bits: 2 GiB.
+    /// offset must be below this ([`ArchRow::reach`] says why).
     pub fn reach(self) -> u64 {
-        match self {
-            Arch::X86_64 | Arch::Riscv64 | Arch::Loongarch64 => 1 << 31,
-            Arch::Aarch64 | Arch::Armv7 | Arch::Riscv32 => 1 << 32,
-        }
+        self.row().reach
     }
 }
+
+/// Everything the tools know of one architecture: a row of [`ARCHES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArchRow {
+    /// The architecture.
+    pub arch: Arch,
+    /// [`Arch::name`].
+    pub name: &'static str,
+    /// [`Arch::rustc_arch`].
+    pub rustc_arch: &'static str,
+    /// [`Arch::title`].
+    pub title: &'static str,
+    /// [`Arch::target`].
+    pub target: &'static str,
+    /// The CPU parts of the triples [`Arch::from_target`] takes, exactly...
+    pub triple_cpus: &'static [&'static str],
+    /// ... or by prefix (`riscv64` for `riscv64gc`, `riscv64imac`, ...).
+    pub triple_cpu_prefixes: &'static [&'static str],
+    /// The ELF `e_machine` (with [`address_bits`](ArchRow::address_bits) the
+    /// ELF class): [`Arch::from_elf`].
+    pub elf_machine: u16,
+    /// [`Arch::address_bits`].
+    pub address_bits: u32,
+    /// [`Arch::default_base`]: where QEMU's `-kernel` loads a kernel.
+    pub default_base: u64,
+    /// [`Arch::reach`]. x86_64 encodes the offset as a sign-extended 32-bit
+    /// displacement (`gs:[sym]`), so 2 GiB. AArch64 (`movz`/`movk` g1/g0),
+    /// ARMv7-A (`movw`/`movt`) and riscv32 build a full 32-bit value: 4 GiB.
+    /// riscv64 and loongarch64 build it with `lui` / `lu12i.w`, which
+    /// sign-extend to 64 bits: 2 GiB.
+    pub reach: u64,
+    /// The linker's `OUTPUT_ARCH` in a full script.
+    pub output_arch: &'static str,
+    /// GNU ld for the architecture, as the link matrix runs it.
+    pub gnu_ld: GnuLd,
+}
+
+/// GNU ld of Debian's binutils for one architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GnuLd {
+    /// The binary.
+    pub binary: &'static str,
+    /// The arguments it needs for this architecture.
+    pub args: &'static [&'static str],
+    /// The Debian package; `None` when Debian 12 packages no binutils for it.
+    pub package: Option<&'static str>,
+}
+
+/// Every architecture's facts, in [`Arch::ALL`]'s order. e_machine values:
+/// EM_ARM 40, EM_X86_64 62, EM_AARCH64 183, EM_RISCV 243, EM_LOONGARCH 258.
+pub const ARCHES: [ArchRow; 6] = [
+    ArchRow {
+        arch: Arch::X86_64,
+        name: "x86_64",
+        rustc_arch: "x86_64",
+        title: "x86_64",
+        target: "x86_64-unknown-none",
+        triple_cpus: &["x86_64"],
+        triple_cpu_prefixes: &[],
+        elf_machine: 62,
+        address_bits: 64,
+        default_base: 0x10_0000,
+        reach: 1 << 31,
+        output_arch: "i386:x86-64",
+        gnu_ld: GnuLd {
+            binary: "x86_64-linux-gnu-ld",
+            args: &[],
+            package: Some("binutils-x86-64-linux-gnu"),
+        },
+    },
+    ArchRow {
+        arch: Arch::Aarch64,
+        name: "aarch64",
+        rustc_arch: "aarch64",
+        title: "AArch64",
+        target: "aarch64-unknown-none",
+        triple_cpus: &["aarch64", "aarch64_be", "arm64"],
+        triple_cpu_prefixes: &[],
+        elf_machine: 183,
+        address_bits: 64,
+        default_base: 0x4010_0000,
+        reach: 1 << 32,
+        output_arch: "aarch64",
+        gnu_ld: GnuLd {
+            binary: "aarch64-linux-gnu-ld",
+            args: &[],
+            package: Some("binutils-aarch64-linux-gnu"),
+        },
+    },
+    ArchRow {
+        arch: Arch::Riscv64,
+        name: "riscv64",
+        rustc_arch: "riscv64",
+        title: "RISC-V 64",
+        target: "riscv64gc-unknown-none-elf",
+        triple_cpus: &[],
+        triple_cpu_prefixes: &["riscv64"],
+        elf_machine: 243,
+        address_bits: 64,
+        default_base: 0x8020_0000,
+        reach: 1 << 31,
+        output_arch: "riscv",
+        gnu_ld: GnuLd {
+            binary: "riscv64-linux-gnu-ld",
+            args: &[],
+            package: Some("binutils-riscv64-linux-gnu"),
+        },
+    },
+    ArchRow {
+        arch: Arch::Riscv32,
+        name: "riscv32",
+        rustc_arch: "riscv32",
+        title: "RISC-V 32",
+        target: "riscv32imac-unknown-none-elf",
+        triple_cpus: &[],
+        triple_cpu_prefixes: &["riscv32"],
+        elf_machine: 243,
+        address_bits: 32,
+        default_base: 0x8000_0000,
+        reach: 1 << 32,
+        output_arch: "riscv",
+        // riscv64's ld links riscv32 too.
+        gnu_ld: GnuLd {
+            binary: "riscv64-linux-gnu-ld",
+            args: &["-m", "elf32lriscv"],
+            package: Some("binutils-riscv64-linux-gnu"),
+        },
+    },
+    ArchRow {
+        arch: Arch::Loongarch64,
+        name: "loongarch64",
+        rustc_arch: "loongarch64",
+        title: "LoongArch64",
+        target: "loongarch64-unknown-none",
+        triple_cpus: &["loongarch64"],
+        triple_cpu_prefixes: &[],
+        elf_machine: 258,
+        address_bits: 64,
+        default_base: 0x20_0000,
+        reach: 1 << 31,
+        output_arch: "loongarch",
+        gnu_ld: GnuLd {
+            binary: "loongarch64-linux-gnu-ld",
+            args: &[],
+            package: None,
+        },
+    },
+    ArchRow {
+        arch: Arch::Armv7,
+        name: "armv7",
+        rustc_arch: "arm",
+        title: "ARMv7-A",
+        target: "armv7a-none-eabi",
+        triple_cpus: &["arm", "armeb"],
+        triple_cpu_prefixes: &["armv7", "thumbv7"],
+        elf_machine: 40,
+        address_bits: 32,
+        default_base: 0x4010_0000,
+        reach: 1 << 32,
+        output_arch: "arm",
+        gnu_ld: GnuLd {
+            binary: "arm-none-eabi-ld",
+            args: &[],
+            package: Some("binutils-arm-none-eabi"),
+        },
+    },
+];
 
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -328,6 +451,14 @@ mod tests {
         assert_eq!(area_stride(65, 256), Some(256));
         assert_eq!(area_stride(u64::MAX, 64), None);
         assert!(is_area_align(256) && !is_area_align(32) && !is_area_align(96));
+    }
+
+    #[test]
+    fn rows_follow_all() {
+        for (i, arch) in Arch::ALL.into_iter().enumerate() {
+            assert_eq!(ARCHES[i].arch, arch);
+            assert_eq!(arch.row().arch, arch);
+        }
     }
 
     #[test]

@@ -297,7 +297,14 @@ fn crosscheck_built_elfs() -> Result<()> {
     eprintln!("cross-checking {} ELF files", elfs.len());
     toolchain::run(
         cargo()
-            .args(["test", "-p", "cargo-percpu", "--test", "suite", "link::extra_elfs"])
+            .args([
+                "test",
+                "-p",
+                "cargo-percpu",
+                "--test",
+                "suite",
+                "link::extra_elfs",
+            ])
             .env("PERCPU_CROSSCHECK_ELFS", joined),
     )
 }

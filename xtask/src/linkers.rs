@@ -12,20 +12,26 @@ use std::process::Command;
 use crate::targets::Target;
 use crate::toolchain;
 
-/// GNU ld of each architecture the matrix links with it: the binary and the
-/// Debian package. Debian 12 has no LoongArch binutils; riscv64's ld links
-/// riscv32 too (`-m elf32lriscv`).
-pub const GNU_LD: [(&str, &str); 4] = [
-    ("x86_64-linux-gnu-ld", "binutils-x86-64-linux-gnu"),
-    ("aarch64-linux-gnu-ld", "binutils-aarch64-linux-gnu"),
-    ("riscv64-linux-gnu-ld", "binutils-riscv64-linux-gnu"),
-    ("arm-none-eabi-ld", "binutils-arm-none-eabi"),
-];
+/// GNU ld of each architecture the matrix links with it, from
+/// `percpu_layout::ARCHES`: the binary and the Debian package, once each
+/// (riscv64's ld links riscv32 too; Debian 12 has no LoongArch binutils).
+pub fn gnu_ld() -> Vec<(&'static str, &'static str)> {
+    let mut list = Vec::new();
+    for row in &percpu_layout::ARCHES {
+        if let Some(package) = row.gnu_ld.package {
+            let entry = (row.gnu_ld.binary, package);
+            if !list.contains(&entry) {
+                list.push(entry);
+            }
+        }
+    }
+    list
+}
 
 /// `print-deps`'s lines for the matrix's GNU linkers: `apt BINARY PACKAGE`
 /// (the MSRV toolchain's line is [`crate::msrv::print_deps`]'s).
 pub fn print_deps() {
-    for (binary, package) in GNU_LD {
+    for (binary, package) in gnu_ld() {
         println!("apt {binary} {package}");
     }
 }
@@ -33,7 +39,7 @@ pub fn print_deps() {
 /// Installs the MSRV toolchain and the GNU linkers that are missing.
 pub fn ensure() -> Result<()> {
     crate::msrv::ensure()?;
-    for (binary, package) in GNU_LD {
+    for (binary, package) in gnu_ld() {
         toolchain::ensure_apt(binary, package)?;
     }
     Ok(())

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cargo_percpu::layout::GnuLd;
 use cargo_percpu::ldscript::Arch;
 
 use super::run::rustc;
@@ -116,42 +117,6 @@ pub fn lld_linker(label: &str, lld: PathBuf) -> Linker {
     }
 }
 
-/// GNU ld for each architecture: the binary, the extra arguments and the
-/// Debian package (`None`: Debian 12 has no binutils for it).
-const GNU_LD: [(Arch, &str, &[&str], Option<&str>); 6] = [
-    (
-        Arch::X86_64,
-        "x86_64-linux-gnu-ld",
-        &[],
-        Some("binutils-x86-64-linux-gnu"),
-    ),
-    (
-        Arch::Aarch64,
-        "aarch64-linux-gnu-ld",
-        &[],
-        Some("binutils-aarch64-linux-gnu"),
-    ),
-    (
-        Arch::Riscv64,
-        "riscv64-linux-gnu-ld",
-        &[],
-        Some("binutils-riscv64-linux-gnu"),
-    ),
-    (
-        Arch::Riscv32,
-        "riscv64-linux-gnu-ld",
-        &["-m", "elf32lriscv"],
-        Some("binutils-riscv64-linux-gnu"),
-    ),
-    (Arch::Loongarch64, "loongarch64-linux-gnu-ld", &[], None),
-    (
-        Arch::Armv7,
-        "arm-none-eabi-ld",
-        &[],
-        Some("binutils-arm-none-eabi"),
-    ),
-];
-
 fn on_path(binary: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
@@ -186,7 +151,16 @@ pub fn linkers() -> (Vec<Linker>, Vec<String>, Vec<String>) {
             }
         }
     }
-    for (arch, binary, args, package) in GNU_LD {
+    // GNU ld of each architecture, from the architecture rows.
+    for (
+        arch,
+        GnuLd {
+            binary,
+            args,
+            package,
+        },
+    ) in cargo_percpu::layout::ARCHES.map(|row| (row.arch, row.gnu_ld))
+    {
         // The host's own ld is x86_64's on an x86_64 host.
         let program = on_path(binary).or_else(|| {
             (arch == Arch::X86_64 && host_triple().starts_with("x86_64-"))
