@@ -10,7 +10,8 @@
 //! println!("cargo:rustc-link-arg=-T{}", script.display());
 //! ```
 //!
-//! The templates are the plain files of this package's `templates/`,
+//! The templates are the plain files of the top-level `ld-templates/`, which
+//! this package carries as `templates/` (a symlink `cargo package` follows),
 //! embedded at compile time. A template names its holes `{{NAME}}`; [`fill`]
 //! refuses a name it does not know and a known name that has no value for the
 //! kind rendered. The fragment and the Linux user-space script share one

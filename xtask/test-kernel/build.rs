@@ -70,7 +70,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PERCPU_TEST_KERNEL_INJECT");
     // The templates are compiled into percpu_layout, but name them anyway so
     // that an edited template always relinks the kernel.
-    println!("cargo:rerun-if-changed=../../percpu_layout/templates");
+    println!("cargo:rerun-if-changed=../../ld-templates");
 }
 
 /// An upper bound of one area: `BIG` (0x11000 bytes), the other variables
