@@ -160,37 +160,30 @@ extern "C" fn exception(kind: usize) -> ! {
 /// An IRQ: the storm's virtual timer (anything else fails the run).
 extern "C" fn irq() {
     #[cfg(feature = "storm")]
-    if let Some(iar) = super::gic::acknowledge() {
-        if iar & 0x3ff == super::gic::VTIMER_PPI {
-            // Re-arm first: the timer's condition clears, and the next tick
-            // counts from now, so the loop always makes progress.
-            set_vtimer(timer_period(), true);
-            crate::storm::on_tick();
-        }
-        super::gic::end(iar);
-        return;
-    }
+    super::gic::handle_irq::<Vtimer>();
     #[cfg(not(feature = "storm"))]
     exception(5)
 }
 
-/// The storm's period in timer ticks.
+/// This CPU's virtual timer, through the EL0 system registers.
 #[cfg(feature = "storm")]
-fn timer_period() -> u64 {
-    let freq: u64;
-    // SAFETY: reads the timer frequency.
-    unsafe { asm!("mrs {}, CNTFRQ_EL0", out(reg) freq, options(nomem, nostack)) };
-    freq / u64::from(crate::storm::STORM_HZ)
-}
+struct Vtimer;
 
-/// Sets the virtual timer to fire in `ticks`, enabled and unmasked, or
-/// disables it.
 #[cfg(feature = "storm")]
-fn set_vtimer(ticks: u64, on: bool) {
-    // SAFETY: the virtual timer is this CPU's own.
-    unsafe {
-        asm!("msr CNTV_TVAL_EL0, {}", "msr CNTV_CTL_EL0, {}", "isb",
-             in(reg) ticks, in(reg) u64::from(on), options(nomem, nostack));
+impl super::gic::VirtualTimer for Vtimer {
+    fn frequency() -> u64 {
+        let freq: u64;
+        // SAFETY: reads the timer frequency.
+        unsafe { asm!("mrs {}, CNTFRQ_EL0", out(reg) freq, options(nomem, nostack)) };
+        freq
+    }
+
+    fn set(ticks: u64, on: bool) {
+        // SAFETY: the virtual timer is this CPU's own.
+        unsafe {
+            asm!("msr CNTV_TVAL_EL0, {}", "msr CNTV_CTL_EL0, {}", "isb",
+                 in(reg) ticks, in(reg) u64::from(on), options(nomem, nostack));
+        }
     }
 }
 
@@ -199,16 +192,16 @@ fn set_vtimer(ticks: u64, on: bool) {
 #[cfg(feature = "storm")]
 pub fn timer_start() {
     super::gic::enable_vtimer();
-    // SAFETY: routes IRQs to this EL (EL2 only), arms the timer, unmasks
-    // IRQs; the vectors handle them.
+    // SAFETY: routes IRQs to this EL (EL2 only); the timer is armed next.
     unsafe {
         if current_el() == 2 {
             asm!("mrs {t}, HCR_EL2", "orr {t}, {t}, #(1 << 4)", "msr HCR_EL2, {t}", "isb",
                  t = out(reg) _, options(nomem, nostack));
         }
-        set_vtimer(timer_period(), true);
-        asm!("msr daifclr, #2", options(nomem, nostack));
     }
+    super::gic::arm_timer::<Vtimer>();
+    // SAFETY: unmasks IRQs; the vectors handle them.
+    unsafe { asm!("msr daifclr, #2", options(nomem, nostack)) };
 }
 
 /// Masks IRQs and stops this CPU's timer.
@@ -216,8 +209,7 @@ pub fn timer_start() {
 pub fn timer_stop() {
     // SAFETY: masks IRQs on this CPU.
     unsafe { asm!("msr daifset, #2", options(nomem, nostack)) };
-    set_vtimer(0, false);
-    super::gic::disable_vtimer();
+    super::gic::stop_timer::<Vtimer>();
 }
 
 /// Writes one byte to the PL011 UART.

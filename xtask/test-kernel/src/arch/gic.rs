@@ -1,5 +1,6 @@
 //! The GICv2 of QEMU's `virt` board (AArch64 and ARMv7-A) and the generic
-//! virtual timer's interrupt, PPI 27, for the interrupt storm.
+//! virtual timer's interrupt, PPI 27, for the interrupt storm: what the two
+//! boards share of it.
 
 /// Distributor and CPU interface bases on `virt`.
 const GICD: usize = 0x0800_0000;
@@ -14,7 +15,7 @@ const GICC_IAR: usize = 0x00c;
 const GICC_EOIR: usize = 0x010;
 
 /// The virtual timer's private peripheral interrupt.
-pub const VTIMER_PPI: u32 = 27;
+const VTIMER_PPI: u32 = 27;
 /// What the IAR reads when no interrupt is pending.
 const SPURIOUS: u32 = 1023;
 
@@ -38,18 +39,58 @@ pub fn enable_vtimer() {
 }
 
 /// Disables the virtual timer's PPI on this CPU.
-pub fn disable_vtimer() {
+fn disable_vtimer() {
     write(GICD + GICD_ICENABLER0, 1 << VTIMER_PPI);
 }
 
 /// Acknowledges the highest pending interrupt: its IAR value, or `None`
 /// if it was spurious.
-pub fn acknowledge() -> Option<u32> {
+fn acknowledge() -> Option<u32> {
     let iar = read(GICC + GICC_IAR);
     (iar & 0x3ff != SPURIOUS).then_some(iar)
 }
 
 /// Signals the end of the interrupt `acknowledge` returned.
-pub fn end(iar: u32) {
+fn end(iar: u32) {
     write(GICC + GICC_EOIR, iar);
+}
+
+/// The generic timer's virtual timer as a board reaches it.
+pub trait VirtualTimer {
+    /// CNTFRQ: ticks per second.
+    fn frequency() -> u64;
+    /// Sets CNTV_TVAL to fire in `ticks` and CNTV_CTL to enabled and
+    /// unmasked (`on`), or disabled.
+    fn set(ticks: u64, on: bool);
+}
+
+/// The storm's period in timer ticks.
+fn period<T: VirtualTimer>() -> u64 {
+    T::frequency() / u64::from(crate::storm::STORM_HZ)
+}
+
+/// Handles an IRQ: a tick of the virtual timer re-arms it and counts; any
+/// other interrupt is acknowledged and ended, a spurious one ignored.
+pub fn handle_irq<T: VirtualTimer>() {
+    let Some(iar) = acknowledge() else {
+        return;
+    };
+    if iar & 0x3ff == VTIMER_PPI {
+        // Re-arm first: the timer's condition clears, and the next tick
+        // counts from now, so the loop always makes progress.
+        T::set(period::<T>(), true);
+        crate::storm::on_tick();
+    }
+    end(iar);
+}
+
+/// Arms this CPU's virtual timer for the first tick (the PPI is enabled).
+pub fn arm_timer<T: VirtualTimer>() {
+    T::set(period::<T>(), true);
+}
+
+/// Stops this CPU's virtual timer and disables its PPI (IRQs are masked).
+pub fn stop_timer<T: VirtualTimer>() {
+    T::set(0, false);
+    disable_vtimer();
 }

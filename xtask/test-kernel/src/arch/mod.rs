@@ -34,9 +34,13 @@ mod aarch64;
 pub use aarch64::*;
 
 #[cfg(target_arch = "arm")]
-mod arm;
+mod armv7;
 #[cfg(target_arch = "arm")]
-pub use arm::*;
+pub use armv7::*;
+
+// What the two RISC-V boards share.
+#[cfg(any(target_arch = "riscv64", target_arch = "riscv32"))]
+mod riscv;
 
 #[cfg(target_arch = "riscv64")]
 mod riscv64;

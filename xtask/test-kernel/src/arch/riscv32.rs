@@ -13,10 +13,8 @@
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-#[path = "riscv_common.rs"]
-mod common;
-
-pub use common::{exit, putchar};
+use super::riscv::HartTimer;
+pub use super::riscv::{exit, putchar};
 
 /// The CLINT's MSIP registers: one 32-bit word per hart.
 const CLINT_MSIP: usize = 0x200_0000;
@@ -61,44 +59,45 @@ const MACHINE_TIMER: usize = 1 << 31 | 7;
 
 /// Every trap: the storm's timer returns, anything else fails the run.
 extern "C" fn trap_handler(cause: usize, epc: usize, tval: usize) {
-    #[cfg(feature = "storm")]
-    if cause == MACHINE_TIMER {
-        // Re-arm first (which also clears the pending bit): the next tick
-        // counts from now, so the loop always makes progress.
-        set_timer(now() + TIMER_PERIOD);
-        crate::storm::on_tick();
-        return;
-    }
-    let _ = MACHINE_TIMER;
-    common::report_trap("M-mode", cause, epc, tval)
+    super::riscv::trap::<Clint>("M-mode", MACHINE_TIMER, cause, epc, tval)
 }
 
 /// The CLINT's `mtimecmp` (8 bytes per hart) and `mtime`, 10 MHz.
-#[cfg(feature = "storm")]
 const CLINT_MTIMECMP: usize = 0x200_4000;
-#[cfg(feature = "storm")]
 const CLINT_MTIME: usize = 0x200_bff8;
 
-/// Storm period in `mtime` ticks: 100 us.
-#[cfg(feature = "storm")]
-const TIMER_PERIOD: u64 = 1000;
+/// This hart's CLINT timer.
+struct Clint;
 
-/// `mtime`, read high, low, high until the high word is stable.
-#[cfg(feature = "storm")]
-fn now() -> u64 {
-    // SAFETY: identity-mapped CLINT MMIO reads.
-    unsafe {
-        loop {
-            let hi = core::ptr::read_volatile((CLINT_MTIME + 4) as *const u32);
-            let lo = core::ptr::read_volatile(CLINT_MTIME as *const u32);
-            if core::ptr::read_volatile((CLINT_MTIME + 4) as *const u32) == hi {
-                return u64::from(hi) << 32 | u64::from(lo);
+impl HartTimer for Clint {
+    /// `mtime`, read high, low, high until the high word is stable.
+    fn now() -> u64 {
+        // SAFETY: identity-mapped CLINT MMIO reads.
+        unsafe {
+            loop {
+                let hi = core::ptr::read_volatile((CLINT_MTIME + 4) as *const u32);
+                let lo = core::ptr::read_volatile(CLINT_MTIME as *const u32);
+                if core::ptr::read_volatile((CLINT_MTIME + 4) as *const u32) == hi {
+                    return u64::from(hi) << 32 | u64::from(lo);
+                }
             }
+        }
+    }
+
+    /// Sets this hart's `mtimecmp` without a spurious early match: the low
+    /// word to the maximum first, then the high word, then the low word.
+    fn set(at: u64) {
+        let cmp = CLINT_MTIMECMP + 8 * hart();
+        // SAFETY: identity-mapped CLINT MMIO; this hart's own comparator.
+        unsafe {
+            core::ptr::write_volatile(cmp as *mut u32, u32::MAX);
+            core::ptr::write_volatile((cmp + 4) as *mut u32, (at >> 32) as u32);
+            core::ptr::write_volatile(cmp as *mut u32, at as u32);
         }
     }
 }
 
-#[cfg(feature = "storm")]
+#[cfg_attr(not(feature = "storm"), allow(dead_code))]
 fn hart() -> usize {
     let id: usize;
     // SAFETY: reads this hart's id.
@@ -106,23 +105,10 @@ fn hart() -> usize {
     id
 }
 
-/// Sets this hart's `mtimecmp` without a spurious early match: the low
-/// word to the maximum first, then the high word, then the low word.
-#[cfg(feature = "storm")]
-fn set_timer(at: u64) {
-    let cmp = CLINT_MTIMECMP + 8 * hart();
-    // SAFETY: identity-mapped CLINT MMIO; this hart's own comparator.
-    unsafe {
-        core::ptr::write_volatile(cmp as *mut u32, u32::MAX);
-        core::ptr::write_volatile((cmp + 4) as *mut u32, (at >> 32) as u32);
-        core::ptr::write_volatile(cmp as *mut u32, at as u32);
-    }
-}
-
 /// Arms this hart's timer and enables machine timer interrupts.
 #[cfg(feature = "storm")]
 pub fn timer_start() {
-    set_timer(now() + TIMER_PERIOD);
+    super::riscv::arm_timer::<Clint>();
     // SAFETY: mie.MTIE, then mstatus.MIE; the trap entry handles the tick.
     unsafe {
         core::arch::asm!("csrs mie, {}", "csrsi mstatus, 8", in(reg) 1usize << 7,
@@ -138,7 +124,7 @@ pub fn timer_stop() {
         core::arch::asm!("csrci mstatus, 8", "csrc mie, {}", in(reg) 1usize << 7,
                          options(nomem, nostack))
     };
-    set_timer(u64::MAX);
+    Clint::set(u64::MAX);
 }
 
 global_asm!(
@@ -191,7 +177,7 @@ _start:
 
 3:  /* a1 = logical CPU id. */
 "#,
-    common::enter_rust!("m", "sw", "lw", "4"),
+    super::riscv::enter_rust!("m", "sw", "lw", "4"),
     max_cpus = const crate::MAX_CPUS,
     mailbox = sym MAILBOX,
     dtb = sym DTB,

@@ -10,10 +10,8 @@
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-#[path = "riscv_common.rs"]
-mod common;
-
-pub use common::{exit, putchar};
+use super::riscv::HartTimer;
+pub use super::riscv::{exit, putchar};
 
 /// Hart id of the boot hart (logical CPU 0); `_start` writes it. Its
 /// initial value is not zero, so it lives in `.data`, which `_start` does not
@@ -72,48 +70,38 @@ const SUPERVISOR_TIMER: usize = 1 << 63 | 5;
 
 /// Every trap: the storm's timer returns, anything else fails the run.
 extern "C" fn trap_handler(cause: usize, epc: usize, tval: usize) {
-    #[cfg(feature = "storm")]
-    if cause == SUPERVISOR_TIMER {
-        // Re-arm first: the next tick counts from now, so the loop always
-        // makes progress; the SBI call also clears the pending bit.
-        set_timer(now() + TIMER_PERIOD);
-        crate::storm::on_tick();
-        return;
-    }
-    let _ = SUPERVISOR_TIMER;
-    common::report_trap("S-mode", cause, epc, tval)
+    super::riscv::trap::<Sbi>("S-mode", SUPERVISOR_TIMER, cause, epc, tval)
 }
 
 /// SBI TIME extension, function `set_timer`.
-#[cfg(feature = "storm")]
 const SBI_EXT_TIME: usize = 0x5449_4D45;
 
-/// Storm period in `time` ticks (10 MHz on `virt`): 100 us.
-#[cfg(feature = "storm")]
-const TIMER_PERIOD: u64 = 1000;
+/// This hart's timer: the `time` CSR, and SBI to program it.
+struct Sbi;
 
-#[cfg(feature = "storm")]
-fn now() -> u64 {
-    let t: u64;
-    // SAFETY: reads the `time` CSR, which OpenSBI lets S-mode read.
-    unsafe { asm!("rdtime {}", out(reg) t, options(nomem, nostack)) };
-    t
-}
+impl HartTimer for Sbi {
+    fn now() -> u64 {
+        let t: u64;
+        // SAFETY: reads the `time` CSR, which OpenSBI lets S-mode read.
+        unsafe { asm!("rdtime {}", out(reg) t, options(nomem, nostack)) };
+        t
+    }
 
-/// Programs this hart's next timer interrupt through SBI.
-#[cfg(feature = "storm")]
-fn set_timer(at: u64) {
-    // SAFETY: an SBI call that only programs this hart's timer.
-    unsafe {
-        asm!("ecall", inlateout("a0") at => _, lateout("a1") _, in("a6") 0, in("a7") SBI_EXT_TIME,
-             options(nostack));
+    /// Programs this hart's next timer interrupt through SBI (which also
+    /// clears the pending bit).
+    fn set(at: u64) {
+        // SAFETY: an SBI call that only programs this hart's timer.
+        unsafe {
+            asm!("ecall", inlateout("a0") at => _, lateout("a1") _, in("a6") 0, in("a7") SBI_EXT_TIME,
+                 options(nostack));
+        }
     }
 }
 
 /// Arms this hart's timer and enables supervisor timer interrupts.
 #[cfg(feature = "storm")]
 pub fn timer_start() {
-    set_timer(now() + TIMER_PERIOD);
+    super::riscv::arm_timer::<Sbi>();
     // SAFETY: sie.STIE, then sstatus.SIE; the trap entry handles the tick.
     unsafe {
         asm!("csrs sie, {}", "csrsi sstatus, 2", in(reg) 1usize << 5, options(nomem, nostack))
@@ -127,7 +115,7 @@ pub fn timer_stop() {
     unsafe {
         asm!("csrci sstatus, 2", "csrc sie, {}", in(reg) 1usize << 5, options(nomem, nostack))
     };
-    set_timer(u64::MAX);
+    Sbi::set(u64::MAX);
 }
 
 global_asm!(
@@ -187,7 +175,7 @@ _secondary_start:
     li      t0, 1 << 13
     csrs    sstatus, t0
 "#,
-    common::enter_rust!("s", "sd", "ld", "8"),
+    super::riscv::enter_rust!("s", "sd", "ld", "8"),
     boot_hart = sym BOOT_HART,
     dtb = sym DTB,
     hw_ids = sym crate::platform::PERCPU_TEST_HW_IDS,

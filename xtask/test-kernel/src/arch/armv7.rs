@@ -136,37 +136,32 @@ extern "C" fn exception(kind: usize, lr: usize) -> ! {
 /// An IRQ: the storm's virtual timer (anything else fails the run).
 extern "C" fn irq() {
     #[cfg(feature = "storm")]
-    if let Some(iar) = super::gic::acknowledge() {
-        if iar & 0x3ff == super::gic::VTIMER_PPI {
-            // Re-arm first: the next tick counts from now, so the loop
-            // always makes progress.
-            set_vtimer(timer_period(), true);
-            crate::storm::on_tick();
-        }
-        super::gic::end(iar);
-        return;
-    }
+    super::gic::handle_irq::<Vtimer>();
     #[cfg(not(feature = "storm"))]
     exception(6, 0)
 }
 
-/// The storm's period in timer ticks.
+/// This CPU's virtual timer, through CP15 (32-bit CNTFRQ and CNTV_TVAL).
 #[cfg(feature = "storm")]
-fn timer_period() -> u32 {
-    let freq: u32;
-    // SAFETY: reads CNTFRQ.
-    unsafe { asm!("mrc p15, 0, {}, c14, c0, 0", out(reg) freq, options(nomem, nostack)) };
-    freq / crate::storm::STORM_HZ
-}
+struct Vtimer;
 
-/// Sets the virtual timer (CNTV_TVAL, CNTV_CTL) to fire in `ticks`,
-/// enabled and unmasked, or disables it.
 #[cfg(feature = "storm")]
-fn set_vtimer(ticks: u32, on: bool) {
-    // SAFETY: the virtual timer is this CPU's own.
-    unsafe {
-        asm!("mcr p15, 0, {}, c14, c3, 0", "mcr p15, 0, {}, c14, c3, 1", "isb",
-             in(reg) ticks, in(reg) u32::from(on), options(nomem, nostack));
+impl super::gic::VirtualTimer for Vtimer {
+    fn frequency() -> u64 {
+        let freq: u32;
+        // SAFETY: reads CNTFRQ.
+        unsafe { asm!("mrc p15, 0, {}, c14, c0, 0", out(reg) freq, options(nomem, nostack)) };
+        u64::from(freq)
+    }
+
+    fn set(ticks: u64, on: bool) {
+        // A period is a fraction of the 32-bit frequency: it fits.
+        let ticks = ticks as u32;
+        // SAFETY: the virtual timer is this CPU's own.
+        unsafe {
+            asm!("mcr p15, 0, {}, c14, c3, 0", "mcr p15, 0, {}, c14, c3, 1", "isb",
+                 in(reg) ticks, in(reg) u32::from(on), options(nomem, nostack));
+        }
     }
 }
 
@@ -174,7 +169,7 @@ fn set_vtimer(ticks: u32, on: bool) {
 #[cfg(feature = "storm")]
 pub fn timer_start() {
     super::gic::enable_vtimer();
-    set_vtimer(timer_period(), true);
+    super::gic::arm_timer::<Vtimer>();
     // SAFETY: the vectors handle the IRQ.
     unsafe { asm!("cpsie i", options(nomem, nostack)) };
 }
@@ -184,8 +179,7 @@ pub fn timer_start() {
 pub fn timer_stop() {
     // SAFETY: masks IRQs on this CPU.
     unsafe { asm!("cpsid i", options(nomem, nostack)) };
-    set_vtimer(0, false);
-    super::gic::disable_vtimer();
+    super::gic::stop_timer::<Vtimer>();
 }
 
 /// Writes one byte to the PL011 UART.

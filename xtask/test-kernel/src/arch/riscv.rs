@@ -1,5 +1,6 @@
-//! What the QEMU `virt` machine offers both RISC-V widths: the ns16550 UART
-//! and the `sifive_test` finisher.
+//! What the two RISC-V boards share (a family module, not an architecture):
+//! QEMU `virt`'s ns16550 UART and `sifive_test` finisher, the trap handler
+//! and the storm's timer ticks, and the end of the boot path.
 
 /// The ns16550 (registers are bytes at consecutive addresses).
 const UART: usize = 0x1000_0000;
@@ -29,6 +30,41 @@ pub fn exit(code: u32) -> ! {
     loop {
         core::hint::spin_loop();
     }
+}
+
+/// A hart's timer as a board reaches it: `now` in ticks of 10 MHz (on
+/// `virt`), and `set` to interrupt at a tick (`u64::MAX`: never).
+#[cfg_attr(not(feature = "storm"), allow(dead_code))]
+pub trait HartTimer {
+    /// The current time.
+    fn now() -> u64;
+    /// Interrupts this hart at `at`, and clears a pending timer interrupt.
+    fn set(at: u64);
+}
+
+/// Storm period in timer ticks: 100 us.
+#[cfg(feature = "storm")]
+const TIMER_PERIOD: u64 = 1000;
+
+/// Every trap: the storm's timer interrupt (`cause == timer`) re-arms and
+/// counts a tick; anything else fails the run.
+pub fn trap<T: HartTimer>(mode: &str, timer: usize, cause: usize, epc: usize, tval: usize) {
+    #[cfg(feature = "storm")]
+    if cause == timer {
+        // Re-arm first (which also clears the pending bit): the next tick
+        // counts from now, so the loop always makes progress.
+        T::set(T::now() + TIMER_PERIOD);
+        crate::storm::on_tick();
+        return;
+    }
+    let _ = timer;
+    report_trap(mode, cause, epc, tval)
+}
+
+/// Arms this hart's timer for the storm's first tick.
+#[cfg(feature = "storm")]
+pub fn arm_timer<T: HartTimer>() {
+    T::set(T::now() + TIMER_PERIOD);
 }
 
 /// Prints a trap's cause and address, then fails the run: a fault in the
