@@ -67,6 +67,46 @@ pub fn arm_timer<T: HartTimer>() {
     T::set(T::now() + TIMER_PERIOD);
 }
 
+/// The storm's `timer_start` and `timer_stop` of a board whose hart timer
+/// is `$timer` and whose interrupts are `$mode`-level (`m` or `s`):
+/// `$ie` is the `$mode`status bit of the interrupt enable, `$tie` the
+/// `$mode`ie bit of the timer interrupt.
+macro_rules! storm_timer {
+    ($timer:ty, $mode:literal, $ie:literal, $tie:literal) => {
+        /// Arms this hart's timer and enables its timer interrupts.
+        #[cfg(feature = "storm")]
+        pub fn timer_start() {
+            super::riscv::arm_timer::<$timer>();
+            // SAFETY: the timer interrupt's enable, then the global one; the
+            // trap entry handles the tick.
+            unsafe {
+                core::arch::asm!(
+                    concat!("csrs ", $mode, "ie, {}"),
+                    concat!("csrsi ", $mode, "status, ", $ie),
+                    in(reg) 1usize << $tie,
+                    options(nomem, nostack)
+                )
+            };
+        }
+
+        /// Disables interrupts and this hart's timer.
+        #[cfg(feature = "storm")]
+        pub fn timer_stop() {
+            // SAFETY: clears the global and the timer interrupt enables.
+            unsafe {
+                core::arch::asm!(
+                    concat!("csrci ", $mode, "status, ", $ie),
+                    concat!("csrc ", $mode, "ie, {}"),
+                    in(reg) 1usize << $tie,
+                    options(nomem, nostack)
+                )
+            };
+            <$timer as super::riscv::HartTimer>::set(u64::MAX);
+        }
+    };
+}
+pub(crate) use storm_timer;
+
 /// Prints a trap's cause and address, then fails the run: a fault in the
 /// test kernel must end the run with a failure, not hang until the timeout.
 pub fn report_trap(mode: &str, cause: usize, epc: usize, tval: usize) -> ! {

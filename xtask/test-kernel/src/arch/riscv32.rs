@@ -105,27 +105,7 @@ fn hart() -> usize {
     id
 }
 
-/// Arms this hart's timer and enables machine timer interrupts.
-#[cfg(feature = "storm")]
-pub fn timer_start() {
-    super::riscv::arm_timer::<Clint>();
-    // SAFETY: mie.MTIE, then mstatus.MIE; the trap entry handles the tick.
-    unsafe {
-        core::arch::asm!("csrs mie, {}", "csrsi mstatus, 8", in(reg) 1usize << 7,
-                         options(nomem, nostack))
-    };
-}
-
-/// Disables interrupts and this hart's timer.
-#[cfg(feature = "storm")]
-pub fn timer_stop() {
-    // SAFETY: clears mstatus.MIE and mie.MTIE on this hart.
-    unsafe {
-        core::arch::asm!("csrci mstatus, 8", "csrc mie, {}", in(reg) 1usize << 7,
-                         options(nomem, nostack))
-    };
-    Clint::set(u64::MAX);
-}
+super::riscv::storm_timer!(Clint, "m", "8", 7);
 
 global_asm!(
     r#"

@@ -98,25 +98,7 @@ impl HartTimer for Sbi {
     }
 }
 
-/// Arms this hart's timer and enables supervisor timer interrupts.
-#[cfg(feature = "storm")]
-pub fn timer_start() {
-    super::riscv::arm_timer::<Sbi>();
-    // SAFETY: sie.STIE, then sstatus.SIE; the trap entry handles the tick.
-    unsafe {
-        asm!("csrs sie, {}", "csrsi sstatus, 2", in(reg) 1usize << 5, options(nomem, nostack))
-    };
-}
-
-/// Disables interrupts and this hart's timer.
-#[cfg(feature = "storm")]
-pub fn timer_stop() {
-    // SAFETY: clears sstatus.SIE and sie.STIE on this hart.
-    unsafe {
-        asm!("csrci sstatus, 2", "csrc sie, {}", in(reg) 1usize << 5, options(nomem, nostack))
-    };
-    Sbi::set(u64::MAX);
-}
+super::riscv::storm_timer!(Sbi, "s", "2", 5);
 
 global_asm!(
     r#"
