@@ -263,6 +263,169 @@ pub fn count(isa: Isa, insns: &[Insn]) -> Count {
     }
 }
 
+/// What counting needs to know of an instruction set, as data; only the
+/// shape of a prologue/epilogue instruction ([`IsaRules::frame`]) is code.
+struct IsaRules {
+    /// Returns: a mnemonic with these exact operands, or with any (`None`).
+    returns: &'static [(&'static str, Option<&'static str>)],
+    /// Whether a `pop`/`ldm*` whose register list holds `pc` returns (ARM).
+    pop_pc_returns: bool,
+    /// Every register may be saved by a prologue (x86_64's push/pop of
+    /// anything saves or aligns the stack).
+    saves_any: bool,
+    /// Registers a prologue saves, by name ...
+    saved: &'static [&'static str],
+    /// ... and by number: a prefix and an inclusive range (`x19`..`x30`).
+    saved_numbered: &'static [(&'static str, u32, u32)],
+    /// Calls: these mnemonics, or mnemonics starting with one of
+    /// `call_prefixes` ...
+    calls: &'static [&'static str],
+    call_prefixes: &'static [&'static str],
+    /// ... or these jumps when they link: their first operand is the link
+    /// register, or (`one_operand_links`) they have one operand only.
+    linking_jumps: &'static [&'static str],
+    link_register: &'static str,
+    one_operand_links: bool,
+    /// Branches (calls excluded by the caller): these mnemonics, those
+    /// starting with a prefix, or a base of `conditional` with no suffix or
+    /// an ARM condition suffix.
+    branches: &'static [&'static str],
+    branch_prefixes: &'static [&'static str],
+    conditional: &'static [&'static str],
+    /// A register jump whose target an `auipc`/`pcaddu18i` with the
+    /// relocation built is a (far) tail call.
+    far_tail_calls: bool,
+    /// Whether an instruction has a prologue's or an epilogue's shape.
+    frame: fn(&Insn) -> bool,
+}
+
+/// ARM condition suffixes (with `al`, always).
+const ARM_CONDITIONS: [&str; 17] = [
+    "eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le",
+    "al",
+];
+
+/// The conditional branches RISC-V and LoongArch share.
+macro_rules! compare_branches {
+    ($($extra:literal),*) => {
+        &[
+            $($extra,)* "beq", "bne", "blt", "bge", "bltu", "bgeu", "beqz", "bnez", "bgt", "ble",
+            "bgtu", "bleu",
+        ]
+    };
+}
+
+const X86_64: IsaRules = IsaRules {
+    returns: &[("ret", None), ("retq", None)],
+    pop_pc_returns: false,
+    saves_any: true,
+    saved: &[],
+    saved_numbered: &[],
+    calls: &[],
+    call_prefixes: &["call"],
+    linking_jumps: &[],
+    link_register: "",
+    one_operand_links: false,
+    branches: &[],
+    branch_prefixes: &["j", "loop"],
+    conditional: &[],
+    far_tail_calls: false,
+    frame: x86_64_frame,
+};
+
+const AARCH64: IsaRules = IsaRules {
+    returns: &[("ret", None)],
+    pop_pc_returns: false,
+    saves_any: false,
+    saved: &["fp", "lr", "x29", "x30"],
+    saved_numbered: &[("x", 19, 30), ("d", 8, 15)],
+    calls: &["bl", "blr"],
+    call_prefixes: &[],
+    linking_jumps: &[],
+    link_register: "",
+    one_operand_links: false,
+    branches: &["b", "br", "cbz", "cbnz", "tbz", "tbnz"],
+    branch_prefixes: &["b."],
+    conditional: &[],
+    far_tail_calls: false,
+    frame: aarch64_frame,
+};
+
+const RISCV: IsaRules = IsaRules {
+    returns: &[
+        ("ret", None),
+        ("jr", Some("ra")),
+        ("jalr", Some("zero, 0(ra)")),
+    ],
+    pop_pc_returns: false,
+    saves_any: false,
+    saved: &["ra", "fp"],
+    saved_numbered: &[("s", 0, 11)],
+    calls: &["call"],
+    call_prefixes: &[],
+    // `jal off` and `jalr rs` link `ra`; `jal zero, ..` is a jump.
+    linking_jumps: &["jal", "jalr"],
+    link_register: "ra",
+    one_operand_links: true,
+    branches: compare_branches!("j", "jr", "jal", "jalr", "tail", "blez", "bgez", "bltz", "bgtz"),
+    branch_prefixes: &[],
+    conditional: &[],
+    far_tail_calls: true,
+    frame: riscv_frame,
+};
+
+const LOONGARCH64: IsaRules = IsaRules {
+    returns: &[
+        ("ret", None),
+        ("jr", Some("$ra")),
+        ("jirl", Some("$zero, $ra, 0")),
+    ],
+    pop_pc_returns: false,
+    saves_any: false,
+    saved: &["$ra", "$fp", "$r1", "$r22"],
+    saved_numbered: &[("$s", 0, 8)],
+    calls: &["bl"],
+    call_prefixes: &[],
+    linking_jumps: &["jirl"],
+    link_register: "$ra",
+    one_operand_links: false,
+    branches: compare_branches!("b", "jr", "jirl", "bceqz", "bcnez"),
+    branch_prefixes: &[],
+    conditional: &[],
+    far_tail_calls: true,
+    frame: loongarch64_frame,
+};
+
+const ARMV7: IsaRules = IsaRules {
+    returns: &[("bx", Some("lr")), ("mov", Some("pc, lr"))],
+    pop_pc_returns: true,
+    saves_any: false,
+    saved: &["lr", "pc", "fp", "r11", "r10", "sb", "sl"],
+    saved_numbered: &[("r", 4, 11), ("d", 8, 15)],
+    calls: &["bl", "blx"],
+    call_prefixes: &[],
+    linking_jumps: &[],
+    link_register: "",
+    one_operand_links: false,
+    branches: &["cbz", "cbnz"],
+    branch_prefixes: &[],
+    conditional: &["b", "bx"],
+    far_tail_calls: false,
+    frame: armv7_frame,
+};
+
+impl Isa {
+    fn rules(self) -> &'static IsaRules {
+        match self {
+            Isa::X86_64 => &X86_64,
+            Isa::Aarch64 => &AARCH64,
+            Isa::Riscv => &RISCV,
+            Isa::Loongarch64 => &LOONGARCH64,
+            Isa::Armv7 => &ARMV7,
+        }
+    }
+}
+
 /// Where the tail call that jumps at `t` starts: the jump itself when it
 /// carries the relocation (`jmp sym`, `b sym`), or the `auipc`/`pcaddu18i`
 /// before a register jump that does (RISC-V's and LoongArch's far form).
@@ -276,7 +439,7 @@ fn tail_call_start(isa: Isa, insns: &[Insn], t: usize) -> Option<usize> {
     }
     let prev = insns.get(t.checked_sub(1)?)?;
     let far = matches!(prev.mnemonic.as_str(), "auipc" | "pcaddu18i");
-    (matches!(isa, Isa::Riscv | Isa::Loongarch64) && far && prev.reloc.is_some()).then_some(t - 1)
+    (isa.rules().far_tail_calls && far && prev.reloc.is_some()).then_some(t - 1)
 }
 
 fn operand_list(insn: &Insn) -> Vec<&str> {
@@ -284,23 +447,16 @@ fn operand_list(insn: &Insn) -> Vec<&str> {
 }
 
 fn is_return(isa: Isa, insn: &Insn) -> bool {
+    let rules = isa.rules();
     let m = insn.mnemonic.as_str();
     let ops = insn.operands.as_str();
-    match isa {
-        Isa::X86_64 => m == "ret" || m == "retq",
-        Isa::Aarch64 => m == "ret",
-        Isa::Riscv => {
-            m == "ret" || (m == "jr" && ops == "ra") || (m == "jalr" && ops == "zero, 0(ra)")
-        }
-        Isa::Loongarch64 => {
-            m == "ret" || (m == "jr" && ops == "$ra") || (m == "jirl" && ops == "$zero, $ra, 0")
-        }
-        Isa::Armv7 => {
-            (m == "bx" && ops == "lr")
-                || (m == "mov" && ops == "pc, lr")
-                || ((m == "pop" || m.starts_with("ldm")) && register_list(ops).contains(&"pc"))
-        }
-    }
+    rules
+        .returns
+        .iter()
+        .any(|(mnemonic, operands)| m == *mnemonic && operands.is_none_or(|o| o == ops))
+        || (rules.pop_pc_returns
+            && (m == "pop" || m.starts_with("ldm"))
+            && register_list(ops).contains(&"pc"))
 }
 
 /// The registers between `{` and `}` of an ARM register list.
@@ -320,200 +476,140 @@ fn register_list(ops: &str) -> Vec<&str> {
 /// Registers a prologue may save: callee-saved ones, the frame pointer and
 /// the link register.
 fn saved_register(isa: Isa, reg: &str) -> bool {
-    match isa {
-        Isa::X86_64 => true, // push/pop of anything: saves or stack alignment
-        Isa::Aarch64 => {
-            let number = |p: &str| reg.strip_prefix(p).and_then(|n| n.parse::<u32>().ok());
-            matches!(reg, "fp" | "lr" | "x29" | "x30")
-                || number("x").is_some_and(|n| (19..=30).contains(&n))
-                || number("d").is_some_and(|n| (8..=15).contains(&n))
-        }
-        Isa::Riscv => {
-            matches!(reg, "ra" | "fp")
-                || reg
-                    .strip_prefix('s')
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|n| n <= 11)
-        }
-        Isa::Loongarch64 => {
-            matches!(reg, "$ra" | "$fp" | "$r1" | "$r22")
-                || reg
-                    .strip_prefix("$s")
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|n| n <= 8)
-        }
-        Isa::Armv7 => {
-            matches!(reg, "lr" | "pc" | "fp" | "r11" | "r10" | "sb" | "sl")
-                || reg
-                    .strip_prefix('r')
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|n| (4..=11).contains(&n))
-                || reg
-                    .strip_prefix('d')
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|n| (8..=15).contains(&n))
-        }
-    }
+    let rules = isa.rules();
+    rules.saves_any
+        || rules.saved.contains(&reg)
+        || rules.saved_numbered.iter().any(|(prefix, low, high)| {
+            reg.strip_prefix(prefix)
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| (*low..=*high).contains(&n))
+        })
 }
 
 /// Whether `insn` is the kind of instruction a prologue or epilogue has.
 /// Only applied at the entry and just before a return: the same
 /// instruction in the middle of a function is counted.
 fn is_frame(isa: Isa, insn: &Insn) -> bool {
+    (isa.rules().frame)(insn)
+}
+
+fn x86_64_frame(insn: &Insn) -> bool {
     let m = insn.mnemonic.as_str();
     let ops = operand_list(insn);
-    match isa {
-        Isa::X86_64 => {
-            m.starts_with("push")
-                || m.starts_with("pop")
-                || m == "leave"
-                || m == "endbr64"
-                || ((m.starts_with("sub") || m.starts_with("add"))
-                    && ops.len() == 2
-                    && ops[0].starts_with('$')
-                    && ops[1] == "%rsp")
-                || (m.starts_with("mov") && (ops == ["%rsp", "%rbp"] || ops == ["%rbp", "%rsp"]))
-        }
-        Isa::Aarch64 => {
-            let sp_adjust = (m == "sub" || m == "add")
-                && ops.len() == 3
-                && ops[0] == "sp"
-                && ops[1] == "sp"
-                && ops[2].starts_with('#');
-            let frame_pointer = (m == "mov" && (ops == ["x29", "sp"] || ops == ["sp", "x29"]))
-                || (m == "add" && ops.len() == 3 && ops[0] == "x29" && ops[1] == "sp");
-            let save = matches!(m, "stp" | "ldp" | "str" | "ldr")
-                && insn.operands.contains("[sp")
-                && ops
-                    .iter()
-                    .take_while(|o| !o.starts_with('['))
-                    .all(|r| saved_register(isa, r));
-            sp_adjust || frame_pointer || save || m == "paciasp" || m == "autiasp"
-        }
-        Isa::Riscv => {
-            let sp_adjust = m == "addi" && ops.len() == 3 && ops[0] == "sp" && ops[1] == "sp";
-            let frame_pointer = m == "addi"
-                && ops.len() == 3
-                && ((ops[0] == "s0" && ops[1] == "sp") || (ops[0] == "sp" && ops[1] == "s0"));
-            let save = matches!(m, "sd" | "sw" | "ld" | "lw")
-                && ops.len() == 2
-                && ops[1].ends_with("(sp)")
-                && saved_register(isa, ops[0]);
-            sp_adjust || frame_pointer || save
-        }
-        Isa::Loongarch64 => {
-            let sp_adjust = m == "addi.d" && ops.len() == 3 && ops[0] == "$sp" && ops[1] == "$sp";
-            let frame_pointer = m == "addi.d"
-                && ops.len() == 3
-                && ((ops[0] == "$fp" && ops[1] == "$sp") || (ops[0] == "$sp" && ops[1] == "$fp"));
-            let save = matches!(m, "st.d" | "ld.d" | "st.w" | "ld.w")
-                && ops.len() == 3
-                && ops[1] == "$sp"
-                && saved_register(isa, ops[0]);
-            sp_adjust || frame_pointer || save
-        }
-        Isa::Armv7 => {
-            let list_ok = |ops: &str| {
-                let regs = register_list(ops);
-                !regs.is_empty() && regs.iter().all(|r| saved_register(isa, r))
-            };
-            let push_pop =
-                matches!(m, "push" | "pop" | "vpush" | "vpop") && list_ok(&insn.operands);
-            let stm_ldm = (m == "stmdb" || m == "ldm" || m == "ldmia")
-                && insn.operands.starts_with("sp!")
-                && list_ok(&insn.operands);
-            let sp_adjust = (m == "sub" || m == "add")
-                && ops.len() == 3
-                && ops[0] == "sp"
-                && (ops[1] == "sp" || ops[1] == "r11")
-                && ops[2].starts_with('#');
-            let frame_pointer = (m == "mov" && (ops == ["r11", "sp"] || ops == ["sp", "r11"]))
-                || (m == "add" && ops.len() == 3 && ops[0] == "r11" && ops[1] == "sp");
-            push_pop || stm_ldm || sp_adjust || frame_pointer
-        }
-    }
+    m.starts_with("push")
+        || m.starts_with("pop")
+        || m == "leave"
+        || m == "endbr64"
+        || ((m.starts_with("sub") || m.starts_with("add"))
+            && ops.len() == 2
+            && ops[0].starts_with('$')
+            && ops[1] == "%rsp")
+        || (m.starts_with("mov") && (ops == ["%rsp", "%rbp"] || ops == ["%rbp", "%rsp"]))
+}
+
+fn aarch64_frame(insn: &Insn) -> bool {
+    let m = insn.mnemonic.as_str();
+    let ops = operand_list(insn);
+    let sp_adjust = (m == "sub" || m == "add")
+        && ops.len() == 3
+        && ops[0] == "sp"
+        && ops[1] == "sp"
+        && ops[2].starts_with('#');
+    let frame_pointer = (m == "mov" && (ops == ["x29", "sp"] || ops == ["sp", "x29"]))
+        || (m == "add" && ops.len() == 3 && ops[0] == "x29" && ops[1] == "sp");
+    let save = matches!(m, "stp" | "ldp" | "str" | "ldr")
+        && insn.operands.contains("[sp")
+        && ops
+            .iter()
+            .take_while(|o| !o.starts_with('['))
+            .all(|r| saved_register(Isa::Aarch64, r));
+    sp_adjust || frame_pointer || save || m == "paciasp" || m == "autiasp"
+}
+
+/// RISC-V and LoongArch: `addi sp, sp, -n`, the frame pointer from or to
+/// `sp`, and a store or load of a saved register at `sp`.
+fn addi_frame(isa: Isa, insn: &Insn, addi: &str, sp: &str, fp: &str, saves: &[&str]) -> bool {
+    let m = insn.mnemonic.as_str();
+    let ops = operand_list(insn);
+    let sp_adjust = m == addi && ops.len() == 3 && ops[0] == sp && ops[1] == sp;
+    let frame_pointer = m == addi
+        && ops.len() == 3
+        && ((ops[0] == fp && ops[1] == sp) || (ops[0] == sp && ops[1] == fp));
+    let at_sp = if isa == Isa::Riscv {
+        ops.len() == 2 && ops[1].ends_with("(sp)")
+    } else {
+        ops.len() == 3 && ops[1] == sp
+    };
+    let save = saves.contains(&m) && at_sp && saved_register(isa, ops[0]);
+    sp_adjust || frame_pointer || save
+}
+
+fn riscv_frame(insn: &Insn) -> bool {
+    addi_frame(
+        Isa::Riscv,
+        insn,
+        "addi",
+        "sp",
+        "s0",
+        &["sd", "sw", "ld", "lw"],
+    )
+}
+
+fn loongarch64_frame(insn: &Insn) -> bool {
+    addi_frame(
+        Isa::Loongarch64,
+        insn,
+        "addi.d",
+        "$sp",
+        "$fp",
+        &["st.d", "ld.d", "st.w", "ld.w"],
+    )
+}
+
+fn armv7_frame(insn: &Insn) -> bool {
+    let m = insn.mnemonic.as_str();
+    let ops = operand_list(insn);
+    let list_ok = |ops: &str| {
+        let regs = register_list(ops);
+        !regs.is_empty() && regs.iter().all(|r| saved_register(Isa::Armv7, r))
+    };
+    let push_pop = matches!(m, "push" | "pop" | "vpush" | "vpop") && list_ok(&insn.operands);
+    let stm_ldm = (m == "stmdb" || m == "ldm" || m == "ldmia")
+        && insn.operands.starts_with("sp!")
+        && list_ok(&insn.operands);
+    let sp_adjust = (m == "sub" || m == "add")
+        && ops.len() == 3
+        && ops[0] == "sp"
+        && (ops[1] == "sp" || ops[1] == "r11")
+        && ops[2].starts_with('#');
+    let frame_pointer = (m == "mov" && (ops == ["r11", "sp"] || ops == ["sp", "r11"]))
+        || (m == "add" && ops.len() == 3 && ops[0] == "r11" && ops[1] == "sp");
+    push_pop || stm_ldm || sp_adjust || frame_pointer
 }
 
 fn is_call(isa: Isa, insn: &Insn) -> bool {
+    let rules = isa.rules();
     let m = insn.mnemonic.as_str();
-    let ops = operand_list(insn);
-    match isa {
-        Isa::X86_64 => m.starts_with("call"),
-        Isa::Aarch64 => m == "bl" || m == "blr",
-        Isa::Armv7 => m == "bl" || m == "blx",
-        // `jal off` and `jalr rs` link `ra`; `jal zero, ..` is a jump.
-        Isa::Riscv => {
-            m == "call" || (matches!(m, "jal" | "jalr") && (ops.len() == 1 || ops[0] == "ra"))
-        }
-        Isa::Loongarch64 => m == "bl" || (m == "jirl" && ops[0] == "$ra"),
+    if rules.calls.contains(&m) || rules.call_prefixes.iter().any(|p| m.starts_with(p)) {
+        return true;
     }
+    if !rules.linking_jumps.contains(&m) {
+        return false;
+    }
+    let ops = operand_list(insn);
+    (rules.one_operand_links && ops.len() == 1) || ops[0] == rules.link_register
 }
 
 /// Any transfer of control other than a return.
 fn is_branch(isa: Isa, insn: &Insn) -> bool {
+    let rules = isa.rules();
     let m = insn.mnemonic.as_str();
-    match isa {
-        Isa::X86_64 => m.starts_with('j') || m.starts_with("loop"),
-        Isa::Aarch64 => {
-            m == "b" || m.starts_with("b.") || matches!(m, "br" | "cbz" | "cbnz" | "tbz" | "tbnz")
-        }
-        Isa::Riscv => matches!(
-            m,
-            "j" | "jr"
-                | "jal"
-                | "jalr"
-                | "tail"
-                | "beq"
-                | "bne"
-                | "blt"
-                | "bge"
-                | "bltu"
-                | "bgeu"
-                | "beqz"
-                | "bnez"
-                | "blez"
-                | "bgez"
-                | "bltz"
-                | "bgtz"
-                | "bgt"
-                | "ble"
-                | "bgtu"
-                | "bleu"
-        ),
-        Isa::Loongarch64 => {
-            matches!(
-                m,
-                "b" | "jr"
-                    | "jirl"
-                    | "beq"
-                    | "bne"
-                    | "blt"
-                    | "bge"
-                    | "bltu"
-                    | "bgeu"
-                    | "beqz"
-                    | "bnez"
-                    | "bceqz"
-                    | "bcnez"
-                    | "bgt"
-                    | "ble"
-                    | "bgtu"
-                    | "bleu"
-            )
-        }
-        Isa::Armv7 => {
-            const CONDITIONS: [&str; 15] = [
-                "eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt",
-                "gt",
-            ];
-            let conditional = |base: &str| {
-                m.strip_prefix(base).is_some_and(|c| {
-                    c.is_empty() || CONDITIONS.contains(&c) || c == "le" || c == "al"
-                })
-            };
-            conditional("b") || conditional("bx") || m == "cbz" || m == "cbnz"
-        }
-    }
+    rules.branches.contains(&m)
+        || rules.branch_prefixes.iter().any(|p| m.starts_with(p))
+        || rules.conditional.iter().any(|base| {
+            m.strip_prefix(base)
+                .is_some_and(|c| c.is_empty() || ARM_CONDITIONS.contains(&c))
+        })
 }
 
 #[cfg(test)]
