@@ -30,55 +30,45 @@ impl Arch {
         Arch::from_target(&std::env::var("TARGET").ok()?)
     }
 
-    /// What the full kernel template needs to know of the architecture.
+    /// What the full kernel template needs to know of the architecture:
+    /// its `OUTPUT_ARCH` row, and the prose of `templates/kernel/<name>.ld`.
     pub fn kernel_pieces(self) -> KernelPieces {
-        const RISCV_GP: &str =
-            " * No __global_pointer$ is defined: gp holds the per-CPU area base, so the\n \
-             * linker must never relax accesses into gp-relative ones.\n";
-        let (entry_note, header_note, extra_sections) = match self {
-            Arch::X86_64 => (
-                "QEMU finds the 32-bit PVH entry in the .note.pvh note and\n \
-                 * enters in protected mode; _start is the ELF entry for loaders that use it.",
-                "",
-                "\n    /*\n     \
-                 * The PVH ELF note (type 18, name \"Xen\"): QEMU looks for it in a loaded\n     \
-                 * PT_NOTE to find the 32-bit entry, so it is kept and allocated here.\n     \
-                 */\n    .note.pvh : {\n        KEEP(*(.note.pvh))\n    }\n",
-            ),
-            Arch::Aarch64 => (
-                "QEMU's -kernel jumps to the ELF entry at EL1 (EL2 with\n \
-                 * virtualization=on) with the MMU off.",
-                "",
-                "",
-            ),
-            Arch::Riscv64 => (
-                "OpenSBI jumps to the ELF entry in S-mode with a0 = hartid.",
-                RISCV_GP,
-                "",
-            ),
-            Arch::Riscv32 => (
-                "With -bios none every hart starts at the ELF entry in M-mode.",
-                RISCV_GP,
-                "",
-            ),
-            Arch::Loongarch64 => (
-                "QEMU starts every CPU at the ELF entry in PLV0, direct addressing.",
-                "",
-                "",
-            ),
-            Arch::Armv7 => (
-                "QEMU's -kernel jumps to the ELF entry in SVC mode with the MMU off.",
-                "",
-                "",
-            ),
-        };
+        let text = KERNEL_PIECES[self as usize];
         KernelPieces {
             output_arch: self.row().output_arch,
-            entry_note,
-            header_note,
-            extra_sections,
+            entry_note: piece(text, "ENTRY_NOTE"),
+            header_note: piece(text, "HEADER_NOTE"),
+            extra_sections: piece(text, "EXTRA_SECTIONS"),
         }
     }
+}
+
+/// Each architecture's pieces of the full kernel template, in
+/// [`Arch::ALL`]'s order.
+const KERNEL_PIECES: [&str; 6] = [
+    include_str!("../templates/kernel/x86_64.ld"),
+    include_str!("../templates/kernel/aarch64.ld"),
+    include_str!("../templates/kernel/riscv64.ld"),
+    include_str!("../templates/kernel/riscv32.ld"),
+    include_str!("../templates/kernel/loongarch64.ld"),
+    include_str!("../templates/kernel/armv7.ld"),
+];
+
+/// The piece `name` of a `templates/kernel/<arch>.ld`: the text after its
+/// `@name` line up to the next `@` line (without the newline before it) or
+/// the end; empty when the next line is a marker.
+fn piece(text: &'static str, name: &str) -> &'static str {
+    let marker = format!("\n@{name}\n");
+    let Some(at) = text.find(&marker) else {
+        return "";
+    };
+    let start = at + marker.len();
+    // From the marker's own newline, so that a marker right after it ends
+    // an empty piece.
+    let end = text[start - 1..]
+        .find("\n@")
+        .map_or(text.len(), |i| start - 1 + i);
+    &text[start..end.max(start)]
 }
 
 /// The per-architecture pieces of the full kernel template.
@@ -507,6 +497,23 @@ mod tests {
             fill("{{a}}", &values),
             Err(RenderError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn every_kernel_piece_file_has_its_three_pieces() {
+        for (arch, text) in Arch::ALL.into_iter().zip(KERNEL_PIECES) {
+            let at = |name: &str| text.find(&format!("\n@{name}\n"));
+            let (entry, header, extra) =
+                (at("ENTRY_NOTE"), at("HEADER_NOTE"), at("EXTRA_SECTIONS"));
+            assert!(
+                entry.is_some() && entry < header && header < extra,
+                "templates/kernel/{arch}.ld"
+            );
+            assert!(!arch.kernel_pieces().entry_note.is_empty());
+        }
+        assert_eq!(piece("x\n@A\n@B\nb", "A"), "");
+        assert_eq!(piece("x\n@A\na\n\n@B\nb", "A"), "a\n");
+        assert_eq!(piece("x\n@A\na\n@B\nb", "B"), "b");
     }
 
     #[test]
