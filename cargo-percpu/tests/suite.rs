@@ -5,23 +5,14 @@
 mod build_script;
 mod render;
 
-#[cfg(feature = "cli")]
-mod ci;
-#[cfg(feature = "cli")]
-mod cli;
-#[cfg(feature = "cli")]
-mod common;
-#[cfg(feature = "cli")]
-mod corpus;
-#[cfg(feature = "cli")]
-mod inspect;
-#[cfg(feature = "cli")]
-mod kernel;
-#[cfg(feature = "cli")]
-mod link;
-#[cfg(feature = "cli")]
-mod link_matrix;
-#[cfg(feature = "cli")]
-mod structure;
-#[cfg(feature = "cli")]
-mod tables;
+/// Modules that need the `cli` feature.
+macro_rules! with_cli {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = "cli")]
+            mod $name;
+        )*
+    };
+}
+
+with_cli!(ci, cli, common, corpus, inspect, kernel, link, link_matrix, structure, tables);
