@@ -15,4 +15,15 @@ macro_rules! with_cli {
     };
 }
 
-with_cli!(ci, cli, common, corpus, inspect, kernel, link, link_matrix, structure, tables);
+with_cli!(
+    ci,
+    cli,
+    common,
+    corpus,
+    inspect,
+    kernel,
+    link,
+    link_matrix,
+    structure,
+    tables
+);
