@@ -9,7 +9,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -142,7 +142,7 @@ pub enum Format {
 }
 
 /// The output flags every report takes.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct OutputArgs {
     /// The output format.
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -166,7 +166,7 @@ impl OutputArgs {
 }
 
 /// What the layout was rendered with.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct LayoutArgs {
     /// Also check that the reservation holds at least N areas.
     #[arg(long, value_name = "N")]
@@ -192,7 +192,7 @@ impl LayoutArgs {
 }
 
 /// The budgets of a CI job.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct BudgetArgs {
     /// Fail (exit 1) when one CPU's area (the stride) is larger than SIZE bytes (suffixes K, M, G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -285,6 +285,29 @@ pub struct InspectArgs {
     /// Arguments for `cargo build`, after `--`.
     #[arg(last = true, value_name = "CARGO_ARGS")]
     pub cargo_args: Vec<OsString>,
+}
+
+impl InspectArgs {
+    /// `inspect --diff OLD NEW …`, the one alias of `diff OLD NEW …`: the
+    /// `diff` it stands for, `None` without `--diff`.
+    fn as_diff(&self) -> anyhow::Result<Option<DiffArgs>> {
+        let Some(paths) = &self.diff else {
+            return Ok(None);
+        };
+        if self.build.any() || !self.cargo_args.is_empty() {
+            bail!("--diff compares two files: it takes no build option");
+        }
+        let [old, new] = paths.as_slice() else {
+            bail!("--diff takes two files, OLD and NEW");
+        };
+        Ok(Some(DiffArgs {
+            old: old.clone(),
+            new: new.clone(),
+            output: self.output.clone(),
+            layout: self.layout.clone(),
+            budgets: self.budgets.clone(),
+        }))
+    }
 }
 
 /// The arguments of `diff`.
@@ -454,22 +477,8 @@ fn emit<T: serde::Serialize>(
 /// file can't be read or isn't a usable ELF, or the build fails.
 pub fn run_inspect(args: &InspectArgs, out: &mut dyn Write, colour: bool) -> anyhow::Result<bool> {
     let opts = args.layout.options()?;
-    if let Some(paths) = &args.diff {
-        if args.build.any() || !args.cargo_args.is_empty() {
-            bail!("--diff compares two files: it takes no build option");
-        }
-        let [old, new] = paths.as_slice() else {
-            bail!("--diff takes two files, OLD and NEW");
-        };
-        return run_diff_files(
-            old,
-            new,
-            &opts,
-            &args.budgets,
-            args.output.format(),
-            out,
-            colour,
-        );
+    if let Some(diff) = args.as_diff()? {
+        return run_diff(&diff, out, colour);
     }
     if args.budgets.max_growth.is_some() {
         bail!("--max-growth compares two builds: use --diff OLD NEW (or cargo percpu diff)");
@@ -525,34 +534,20 @@ fn build_artifact(args: &InspectArgs) -> anyhow::Result<PathBuf> {
     Ok(cargo_build::build(&req)?)
 }
 
-/// `cargo percpu diff`: `Ok(true)` when every budget holds and NEW passes
-/// every check.
+/// `cargo percpu diff` (and `inspect --diff`): `Ok(true)` when every budget
+/// holds and NEW passes every check.
 pub fn run_diff(args: &DiffArgs, out: &mut dyn Write, colour: bool) -> anyhow::Result<bool> {
     let opts = args.layout.options()?;
-    run_diff_files(
-        &args.old,
-        &args.new,
-        &opts,
-        &args.budgets,
-        args.output.format(),
+    let old = diff::load(&args.old, &opts)?;
+    let new = diff::load(&args.new, &opts)?;
+    let result = diff::diff(&old, &new, &args.budgets.budgets());
+    emit(
         out,
+        args.output.format(),
         colour,
-    )
-}
-
-fn run_diff_files(
-    old: &Path,
-    new: &Path,
-    opts: &InspectOptions,
-    budgets: &BudgetArgs,
-    format: Format,
-    out: &mut dyn Write,
-    colour: bool,
-) -> anyhow::Result<bool> {
-    let old = diff::load(old, opts)?;
-    let new = diff::load(new, opts)?;
-    let result = diff::diff(&old, &new, &budgets.budgets());
-    emit(out, format, colour, &result, diff::render_styled)?;
+        &result,
+        diff::render_styled,
+    )?;
     Ok(result.passed())
 }
 
