@@ -113,14 +113,29 @@ fn link(dir: &Path, target: Option<&str>, source: &str, script: &str) -> Result<
 }
 
 fn inspect(path: &Path, cpus: usize) -> (Vec<u8>, Report) {
-    let data = std::fs::read(path).unwrap();
     let opts = InspectOptions {
         cpus: Some(cpus),
         ..InspectOptions::default()
     };
-    let report = inspect_bytes(&data, &path.display().to_string(), &opts).expect("a usable ELF");
+    inspect_with(path, &opts)
+}
+
+/// The file's bytes and report, which goblin agrees with.
+fn inspect_with(path: &Path, opts: &InspectOptions) -> (Vec<u8>, Report) {
+    let data = std::fs::read(path).unwrap();
+    let report = inspect_bytes(&data, &path.display().to_string(), opts).expect("a usable ELF");
     goblin_agrees(&data, &report);
     (data, report)
+}
+
+/// The first bare-metal target installed; `None` (and the test says it is
+/// skipped) when there is none.
+fn installed_target() -> Option<(&'static str, Arch)> {
+    let found = targets().find(|(t, _)| target_installed(t));
+    if found.is_none() {
+        eprintln!("skipped: no bare-metal target installed");
+    }
+    found
 }
 
 /// The template bytes of a variable, straight from the file via goblin.
@@ -211,8 +226,7 @@ fn kernels_link_and_inspect_clean_on_every_installed_target() {
 
 #[test]
 fn an_empty_percpu_links_to_a_sane_layout() {
-    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
-        eprintln!("skipped: no bare-metal target installed");
+    let Some((target, arch)) = installed_target() else {
         return;
     };
     let dir = scratch("empty");
@@ -233,8 +247,7 @@ fn an_empty_percpu_links_to_a_sane_layout() {
 
 #[test]
 fn a_fragment_in_a_hand_written_script() {
-    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
-        eprintln!("skipped: no bare-metal target installed");
+    let Some((target, arch)) = installed_target() else {
         return;
     };
     let dir = scratch("fragment");
@@ -251,13 +264,11 @@ fn a_fragment_in_a_hand_written_script() {
         arch.default_base()
     );
     let elf = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &script).unwrap();
-    let data = std::fs::read(&elf).unwrap();
     let opts = InspectOptions {
         cpus: Some(2),
         align: 256,
     };
-    let report = inspect_bytes(&data, "fragment", &opts).unwrap();
-    goblin_agrees(&data, &report);
+    let (data, report) = inspect_with(&elf, &opts);
     assert!(report.passed(), "{:#?}", report.checks);
     assert_eq!(report.template.stride, 256);
     assert_eq!(report.template.align, 256);
@@ -285,8 +296,7 @@ fn a_fragment_in_a_hand_written_script() {
 
 #[test]
 fn a_dynamic_region_is_reserved_and_reported() {
-    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
-        eprintln!("skipped: no bare-metal target installed");
+    let Some((target, arch)) = installed_target() else {
         return;
     };
     let dir = scratch("dynamic");
@@ -299,13 +309,7 @@ fn a_dynamic_region_is_reserved_and_reported() {
     )
     .unwrap();
     let elf = link(&dir, Some(target), &KERNEL.replace("EXTRA", ""), &script).unwrap();
-    let data = std::fs::read(&elf).unwrap();
-    let opts = InspectOptions {
-        cpus: Some(3),
-        ..InspectOptions::default()
-    };
-    let report = inspect_bytes(&data, "dynamic", &opts).unwrap();
-    goblin_agrees(&data, &report);
+    let (_, report) = inspect(&elf, 3);
     assert!(report.passed(), "{:#?}", report.checks);
     let t = &report.template;
     // The region starts after the template, on 16 bytes, and takes at
@@ -324,8 +328,7 @@ fn a_dynamic_region_is_reserved_and_reported() {
 
 #[test]
 fn link_time_asserts_catch_a_broken_layout() {
-    let Some((target, arch)) = targets().find(|(t, _)| target_installed(t)) else {
-        eprintln!("skipped: no bare-metal target installed");
+    let Some((target, arch)) = installed_target() else {
         return;
     };
     let dir = scratch("asserts");
@@ -436,8 +439,7 @@ fn extra_elfs_from_the_environment_agree_with_goblin() {
 
 #[test]
 fn a_relocatable_object_lays_out_its_input_sections() {
-    let Some((target, _)) = targets().find(|(t, _)| target_installed(t)) else {
-        eprintln!("skipped: no bare-metal target installed");
+    let Some((target, _)) = installed_target() else {
         return;
     };
     let dir = scratch("object");
