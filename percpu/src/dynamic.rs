@@ -15,9 +15,15 @@
 //! granules of its size exists anywhere.
 
 use core::alloc::Layout;
-use core::cell::UnsafeCell;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+// The lock and the bitmap's cell are loom's in the model checker's builds
+// (`RUSTFLAGS="--cfg loom"`, tests only), which track every interleaving.
+#[cfg(not(all(loom, test)))]
+use core::{cell::UnsafeCell, sync::atomic::AtomicBool};
+#[cfg(all(loom, test))]
+use loom::{cell::UnsafeCell, sync::atomic::AtomicBool};
 
 /// Why a run-time per-CPU allocation failed. Nothing was allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -231,11 +237,35 @@ pub(crate) struct Allocator {
 unsafe impl Sync for Allocator {}
 
 impl Allocator {
+    #[cfg(not(all(loom, test)))]
     const fn new() -> Self {
         Self {
             locked: AtomicBool::new(false),
             bitmap: UnsafeCell::new(Bitmap::new()),
         }
+    }
+
+    #[cfg(all(loom, test))]
+    fn new() -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            bitmap: UnsafeCell::new(Bitmap::new()),
+        }
+    }
+
+    /// Runs `f` on the bitmap; the lock must be held.
+    #[cfg(not(all(loom, test)))]
+    fn locked_bitmap<R>(&self, f: impl FnOnce(&mut Bitmap) -> R) -> R {
+        // SAFETY: the lock is held, so this is the only reference.
+        f(unsafe { &mut *self.bitmap.get() })
+    }
+
+    /// Runs `f` on the bitmap; the lock must be held (loom checks it).
+    #[cfg(all(loom, test))]
+    fn locked_bitmap<R>(&self, f: impl FnOnce(&mut Bitmap) -> R) -> R {
+        // SAFETY: as above; loom fails the model if another thread's
+        // access to the cell is not ordered before this one.
+        self.bitmap.with_mut(|bitmap| f(unsafe { &mut *bitmap }))
     }
 
     /// Runs `f` on the bitmap, holding the lock with interrupts and
@@ -255,7 +285,11 @@ impl Allocator {
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
+            #[cfg(not(all(loom, test)))]
             core::hint::spin_loop();
+            // Loom explores a spinning thread only if it yields.
+            #[cfg(all(loom, test))]
+            loom::thread::yield_now();
         }
         // Released on the way out, a panic included (a double free
         // panics in debug builds), so that nothing spins on it forever.
@@ -266,12 +300,17 @@ impl Allocator {
             }
         }
         let _unlock = Unlock(&self.locked);
-        // SAFETY: the lock is held, so this is the only reference.
-        f(unsafe { &mut *self.bitmap.get() })
+        self.locked_bitmap(f)
     }
 }
 
+#[cfg(not(all(loom, test)))]
 pub(crate) static ALLOCATOR: Allocator = Allocator::new();
+// Loom's atomics are not `const`; its tests build allocators of their own.
+#[cfg(all(loom, test))]
+loom::lazy_static! {
+    pub(crate) static ref ALLOCATOR: Allocator = Allocator::new();
+}
 
 /// Where the dynamic region of an area with a `template`-byte template and
 /// a `stride`-byte stride lies: from `percpu_layout::dynamic_start` to the
@@ -538,5 +577,55 @@ mod tests {
                 Ok((usable.0, usable.1 - usable.0))
             );
         }
+    }
+}
+
+/// The model checker: CPUs (loom threads) allocate and free at once, and
+/// loom runs every interleaving of their lock acquisitions, failing on any
+/// access to the bitmap that the lock does not order after the previous.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    extern crate std;
+    use super::*;
+    use loom::sync::Arc;
+    use std::vec::Vec;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn loom_concurrent_alloc_and_free() {
+        loom::model(|| {
+            let alloc = Arc::new(Allocator::new());
+            alloc.with_unguarded(|b| assert!(b.configure(16, 160, 64)));
+            let others: Vec<_> = (0..2)
+                .map(|_| {
+                    let alloc = alloc.clone();
+                    loom::thread::spawn(move || {
+                        let a = alloc.with(|b| b.alloc(layout(24, 32))).unwrap();
+                        let kept = alloc.with(|b| b.alloc(layout(16, 16))).unwrap();
+                        alloc.with(|b| b.free(a.0, a.1));
+                        kept
+                    })
+                })
+                .collect();
+            let mine = alloc.with(|b| b.alloc(layout(40, 16))).unwrap();
+            let mut held: Vec<(usize, usize)> =
+                others.into_iter().map(|t| t.join().unwrap()).collect();
+            held.push(mine);
+            // What each CPU still holds is its own.
+            for (i, &(o, n)) in held.iter().enumerate() {
+                for &(p, m) in &held[i + 1..] {
+                    assert!(o + n <= p || p + m <= o, "overlap");
+                }
+            }
+            alloc.with(|b| {
+                for &(o, n) in &held {
+                    b.free(o, n);
+                }
+                assert_eq!(b.used_count, 0);
+            });
+        });
     }
 }

@@ -29,6 +29,8 @@ pub fn run() -> Result<()> {
     step("cargo clippy -D warnings", clippy)?;
     step("cargo doc -D warnings", doc)?;
     step("host tests", host_tests)?;
+    step("Miri (Stacked and Tree Borrows)", crate::miri::run)?;
+    step("model checker (loom)", crate::miri::loom)?;
     step("bare-metal builds", cross_builds)?;
     step("cargo package (verified)", package)?;
     step("codegen budgets (cargo xtask asm-report --check)", || {

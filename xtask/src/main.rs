@@ -9,6 +9,7 @@ mod bench;
 mod bench_compile;
 mod ci;
 mod disasm;
+mod miri;
 mod targets;
 mod test_all_arches;
 mod toolchain;

@@ -360,6 +360,7 @@ pub fn print_deps() {
     for component in crate::toolchain::COMPONENTS {
         println!("component {component}");
     }
+    crate::miri::print_deps();
 }
 
 #[cfg(test)]
