@@ -47,6 +47,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// `ci`'s undefined-behaviour steps alone: the host tests under Miri
+    /// (Stacked and Tree Borrows) and the loom model checks.
+    Miri,
     /// Print what a fresh machine needs (QEMU packages, rustup targets and
     /// components), one `kind name [package]` line each, for `.ci/run`.
     PrintDeps,
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ci => ci::run(),
         Command::Package => ci::package(),
+        Command::Miri => miri::run().and_then(|()| miri::loom()),
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),

@@ -95,26 +95,33 @@ fn ensure_nightly() -> Result<String> {
     Ok(name)
 }
 
-/// `cargo +NIGHTLY miri test` of [`SUBSET`] under every model; prints the
-/// seconds each takes.
+/// `cargo miri` on the nightly, through rustup, with none of the outer
+/// cargo's variables that name the stable toolchain's binaries.
+fn cargo_miri(nightly: &str) -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", nightly, "cargo", "miri"])
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .env_remove("RUSTDOC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .current_dir(workspace_root());
+    cmd
+}
+
+/// `cargo miri test` of [`SUBSET`] on the pinned nightly under every
+/// model; prints the seconds each takes.
 pub fn run() -> Result<()> {
     let nightly = ensure_nightly()?;
-    let plus = format!("+{nightly}");
     // Builds Miri's sysroot once (from crates.io), not inside a timed run.
-    toolchain::run(
-        cargo()
-            .args([&plus, "miri", "setup"])
-            .current_dir(workspace_root()),
-    )?;
+    toolchain::run(cargo_miri(&nightly).arg("setup"))?;
     for (model, flags) in MODELS {
         let started = Instant::now();
         for args in SUBSET {
             toolchain::run(
-                cargo()
-                    .args([&plus, "miri", "test"])
+                cargo_miri(&nightly)
+                    .arg("test")
                     .args(*args)
-                    .env("MIRIFLAGS", flags)
-                    .current_dir(workspace_root()),
+                    .env("MIRIFLAGS", flags),
             )?;
         }
         eprintln!("miri: {model}: no report, in {:.0?}", started.elapsed());
