@@ -21,7 +21,7 @@ pub const COMPONENTS: &[&str] = &["miri", "rust-src"];
 
 /// What CI runs under Miri: every host test that needs no inline assembly.
 /// The multi-CPU build reaches its per-CPU register with `asm!` on x86_64,
-/// so its tests (`init`, `alignment`, and `access`, `dynamic`, `threads`
+/// so its tests (`init`, and `access`, `dynamic`, `alignment`, `threads`
 /// without `sp-naive`) cannot run; the allocator's own tests (`--lib`) are
 /// the multi-CPU build's, and the generic methods, `PerCpuBox`,
 /// `PerCpuCounter`, the views and the debug borrow table run through
@@ -31,7 +31,8 @@ pub const SUBSET: &[&[&str]] = &[
     // borrow table under interrupt nesting.
     &["-p", "percpu", "--lib"],
     // The generic methods (`access`), PerCpuBox, PerCpuCounter and the
-    // views (`dynamic`), the debug borrow table (`debug_checks`).
+    // views (`dynamic`), the debug borrow table (`debug_checks`), boxes'
+    // alignment (`alignment`).
     &[
         "-p",
         "percpu",
@@ -43,6 +44,8 @@ pub const SUBSET: &[&[&str]] = &[
         "dynamic",
         "--test",
         "debug_checks",
+        "--test",
+        "alignment",
     ],
 ];
 
