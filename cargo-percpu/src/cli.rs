@@ -344,7 +344,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// `--arch`'s help, with every architecture's name.
 fn arch_help() -> String {
     format!(
-        "The architecture ({}); default: that of the target",
+        "The architecture ({}, or rustc's target_arch such as arm); default: that of the target",
         Arch::ALL.map(Arch::name).join(", ")
     )
 }
@@ -370,12 +370,8 @@ pub fn parse_number(text: &str) -> Result<u64, String> {
 pub fn ldscript_options(args: &LdscriptArgs) -> anyhow::Result<(Kind, Options, String)> {
     let (arch, rendered_for) = match &args.arch {
         Some(name) => (
-            Arch::from_name(name).with_context(|| {
-                format!(
-                    "unknown architecture `{name}` (expected one of {})",
-                    Arch::ALL.map(Arch::name).join(", ")
-                )
-            })?,
+            // Our names and rustc's target_arch (`arm`); the output says ours.
+            Arch::parse(name).map_err(|err| anyhow::anyhow!("--arch {name}: {err}"))?,
             "from --arch".to_string(),
         ),
         None => {

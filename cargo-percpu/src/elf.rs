@@ -398,8 +398,8 @@ fn is_percpu_symbol(name: &[u8]) -> bool {
 /// The section a symbol is defined in (`None` when undefined, absolute,
 /// common or otherwise special), or an error when its `st_shndx` (or
 /// extended index) names no section of the `count` the file has.
-fn symbol_home<'data, H: FileHeader<Endian = Endianness>>(
-    symbols: &object::read::elf::SymbolTable<'data, H>,
+fn symbol_home<H: FileHeader<Endian = Endianness>>(
+    symbols: &object::read::elf::SymbolTable<'_, H>,
     endian: Endianness,
     sym: &H::Sym,
     index: object::SymbolIndex,
@@ -508,8 +508,12 @@ fn check_extent(
 /// - Every section's bytes (except `SHT_NULL` and `SHT_NOBITS`, which have
 ///   none) and every segment's (except `PT_NULL`) lie inside the file, and
 ///   their offset plus size does not wrap (past 4 GiB in an ELF32 file).
+/// - Every string table (`SHT_STRTAB`: `.shstrtab`, `.strtab`, ...) that
+///   is not empty ends with a NUL byte, so that no name runs past it.
 /// - Every symbol table's `sh_entsize` is the class's symbol size.
 /// - `.percpu` is not `SHT_NULL`, and its alignment is 0 or a power of two.
+/// - A linked file has one section named `.percpu` (a relocatable object
+///   may have many: the linker script gathers them).
 ///
 /// (The symbols' own section indices are checked in the symbol walk.)
 fn check_structure<H: FileHeader<Endian = Endianness>>(
@@ -612,6 +616,22 @@ fn check_structure<H: FileHeader<Endian = Endianness>>(
         )?;
     }
 
+    // Extents are checked: each table's bytes are in the file.
+    for (i, s) in headers.iter().enumerate() {
+        let size: u64 = s.sh_size(endian).into();
+        if s.sh_type(endian) != elf::SHT_STRTAB || size == 0 {
+            continue;
+        }
+        let offset: u64 = s.sh_offset(endian).into();
+        let last = offset + size - 1;
+        if data[last as usize] != 0 {
+            return Err(ElfError(format!(
+                "{}: the string table's last byte is not NUL, so its last name runs past the table",
+                describe(i, s)
+            )));
+        }
+    }
+
     let symbol_size: u64 = if bits == 64 { 24 } else { 16 };
     for (i, s) in headers.iter().enumerate() {
         let sh_type = s.sh_type(endian);
@@ -627,12 +647,22 @@ fn check_structure<H: FileHeader<Endian = Endianness>>(
     }
 
     let relocatable = header.e_type(endian) == elf::ET_REL;
+    let mut first_percpu = None;
     for (i, s) in headers.iter().enumerate() {
         let Some(name) = names.and_then(|n| n.get(s.sh_name(endian)).ok()) else {
             continue;
         };
         if !is_percpu_name(name, relocatable) {
             continue;
+        }
+        // The report reads one template: with two, which is it?
+        match first_percpu {
+            Some(first) if !relocatable => {
+                return Err(ElfError(format!(
+                    "sections {first} and {i} are both named {SECTION}: which one holds the template is ambiguous"
+                )))
+            }
+            _ => first_percpu = first_percpu.or(Some(i)),
         }
         if s.sh_type(endian) == elf::SHT_NULL {
             return Err(ElfError(format!(

@@ -37,6 +37,25 @@ fn runs_as_a_cargo_subcommand_too() {
 }
 
 #[test]
+fn arch_takes_rustc_target_arch_names() {
+    // `arm` is rustc's target_arch for ARMv7-A: the same script as `armv7`,
+    // which the output names.
+    let (code, arm, err) = exec(&["ldscript", "--cpus", "2", "--arch", "arm", "--full"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, armv7, _) = exec(&["ldscript", "--cpus", "2", "--arch", "armv7", "--full"]);
+    assert_eq!(arm, armv7);
+    assert!(arm.contains("rendered for armv7, from --arch"), "{arm}");
+    // `riscv` is either width: refused, with both choices.
+    let (code, out, err) = exec(&["ldscript", "--cpus", "2", "--arch", "riscv"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        "error: --arch riscv: ambiguous architecture (expected one of riscv64, riscv32)\n"
+    );
+}
+
+#[test]
 fn ldscript_variants_and_output_file() {
     let (code, out, _) = exec(&[
         "ldscript",

@@ -221,6 +221,7 @@ fn the_diff_of_two_kernel_builds_exactly() {
     copy_kernel(&copy);
     let vars = std::fs::read_to_string(copy.join("src/vars.rs")).unwrap();
     let mut elfs = Vec::new();
+    let mut reports = Vec::new();
     for (side, added, len) in [("old", false, 8), ("new", true, 24)] {
         std::fs::write(
             copy.join("src/vars.rs"),
@@ -232,36 +233,151 @@ fn the_diff_of_two_kernel_builds_exactly() {
         let kept = target_dir(&format!("test-kernel-{side}.elf"));
         std::fs::copy(&built, &kept).unwrap();
         elfs.push(kept.display().to_string());
+        reports.push(report);
     }
     let (old, new) = (&elfs[0], &elfs[1]);
     let (code, out, err) = cargo_percpu(&copy, &["diff", old, new, "--cpus", "4"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
+    // Where rustc puts the two variables among the others depends on its
+    // version (1.95 appends them, 1.90 puts DIFF_RESIZED first), and with
+    // them the padding and what moves: those figures come from the two
+    // `inspect` reports, everything else is fixed.
+    let offsets = |report: &Value| -> std::collections::BTreeMap<String, (u64, u64)> {
+        report["variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let name = v["name"].as_str().unwrap().to_string();
+                (
+                    name,
+                    (v["offset"].as_u64().unwrap(), v["size"].as_u64().unwrap()),
+                )
+            })
+            .collect()
+    };
+    let (old_vars, new_vars) = (offsets(&reports[0]), offsets(&reports[1]));
+    let mut moved: Vec<(u64, &str, u64, u64)> = old_vars
+        .iter()
+        .filter_map(|(name, &(at, _))| {
+            let &(new_at, size) = new_vars.get(name)?;
+            (new_at != at).then_some((new_at, name.as_str(), at, size))
+        })
+        .collect();
+    moved.sort();
+    let moved_lines: String = moved
+        .iter()
+        .map(|(new_at, name, at, size)| {
+            format!(
+                "    {:>10} -> {:<10}  {size:>8}  {name}\n",
+                format!("{at:#x}"),
+                format!("{new_at:#x}")
+            )
+        })
+        .collect();
+    let template = |r: &Value, key: &str| r["template"][key].as_u64().unwrap();
+    let (size_old, size_new) = (template(&reports[0], "size"), template(&reports[1], "size"));
+    assert_eq!(
+        size_new - size_old,
+        24,
+        "a u32 after a 24-byte array, for an 8-byte one"
+    );
+    let stride = template(&reports[0], "stride");
+    assert_eq!(stride, template(&reports[1], "stride"));
+    let at = |vars: &std::collections::BTreeMap<String, (u64, u64)>, short: &str| {
+        format!(
+            "{:#x}",
+            vars[&format!("percpu_test_kernel::vars::{short}")].0
+        )
+    };
     let expected = format!(
         "\
 old          {old}
 new          {new}
-template     69784 -> 69808 bytes (+24)
-area size    73920 -> 73920 bytes (unchanged)
+template     {size_old} -> {size_new} bytes (+24)
+area size    {stride} -> {stride} bytes (unchanged)
 areas        4 -> 4 (unchanged)
-reserved     295680 -> 295680 bytes (unchanged)
+reserved     {reserved} -> {reserved} bytes (unchanged)
 
 added (1)
-  +    0x110a0         4  percpu_test_kernel::vars::DIFF_ADDED: u32
+  + {added:>10}         4  percpu_test_kernel::vars::DIFF_ADDED: u32
 
 removed (0)
 
-moved (1)
-       0x11090 -> 0x110a8            8  percpu::arch::x86_64::SELF_PTR
-
+moved ({n_moved})
+{moved_lines}
 resized (1)
-       0x11088         8 -> 24        percpu_test_kernel::vars::DIFF_RESIZED
+    {resized:>10}         8 -> 24        percpu_test_kernel::vars::DIFF_RESIZED
 
 checks that changed state (0)
 
 result: every budget holds and every check of NEW passes
-"
+",
+        reserved = 4 * stride,
+        added = at(&new_vars, "DIFF_ADDED"),
+        n_moved = moved.len(),
+        resized = at(&new_vars, "DIFF_RESIZED"),
     );
     assert_eq!(out, expected);
     let (_, json, _) = cargo_percpu(&copy, &["diff", "--json", old, new], &[]);
     schema::parse(&json);
+}
+
+/// The test kernel linked by the other linkers of the link matrix (the
+/// MSRV toolchain's rust-lld, GNU ld), each through cargo's
+/// `target.<triple>.linker` as a kernel would set it: its `.percpu` (the
+/// section's VMA and size, the template, every variable) is the one the
+/// toolchain's own rust-lld gives, and every check of `inspect` passes.
+#[test]
+fn the_test_kernel_links_the_same_with_every_linker() {
+    let target = TARGETS[0];
+    if !target_installed(target) {
+        eprintln!("skipped: target {target} is not installed");
+        return;
+    }
+    let linkers: Vec<_> = common::linkers::found_or_fail()
+        .into_iter()
+        .filter(|l| l.links(cargo_percpu::ldscript::Arch::X86_64))
+        .collect();
+    let kernel = repo().join("xtask/test-kernel");
+    let layout = |report: &Value| {
+        let section = &report["section"];
+        (
+            (section["vma"].clone(), section["mem_size"].clone()),
+            report["template"].clone(),
+            report["variables"].clone(),
+        )
+    };
+    let expected = layout(&build_and_inspect(
+        &kernel,
+        "test-kernel-linker-ref",
+        target,
+        &[],
+    ));
+    let var = format!(
+        "CARGO_TARGET_{}_LINKER",
+        target.to_uppercase().replace('-', "_")
+    );
+    for (i, linker) in linkers.iter().enumerate() {
+        // rustc infers the flavour from the name: `rust-lld` stays LLD
+        // (`-flavor gnu`), `ld` and `*-ld` are GNU ld.
+        let program = linker.program.display().to_string();
+        let report = build_and_inspect(
+            &kernel,
+            &format!("test-kernel-linker-{i}"),
+            target,
+            &[(&var, &program)],
+        );
+        assert!(
+            report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["passed"] == true),
+            "{}: {report:#}",
+            linker.name
+        );
+        assert_eq!(layout(&report), expected, "{}", linker.name);
+        eprintln!("{}: the same .percpu", linker.name);
+    }
 }

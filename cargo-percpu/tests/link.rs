@@ -87,6 +87,10 @@ fn link(dir: &Path, target: Option<&str>, source: &str, script: &str) -> Result<
             "linktest",
             "-C",
             "opt-level=1",
+            // The variables are only `#[used]`: rustc 1.85 does not mark
+            // them SHF_GNU_RETAIN (1.90 does), so --gc-sections drops them.
+            "-C",
+            "link-dead-code",
         ])
         .arg(format!("-Clink-arg=-T{}", dir.join("link.ld").display()))
         .arg("-o")

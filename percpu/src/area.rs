@@ -3,7 +3,7 @@
 use core::alloc::Layout;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::InitError;
+use crate::AreaError;
 
 extern "C" {
     // Addresses: where the template is loaded and where the reservation ends.
@@ -14,12 +14,46 @@ extern "C" {
     // assume they are non-null (and may reach them PC-relative, out of range).
     static _percpu_load_start: u8;
     static _percpu_load_end: u8;
-    // The area alignment and stride, offsets from `_percpu_load_start` like
-    // a variable's (`percpu_layout::symbols`). For scripts that predate them,
-    // `percpu_layout` defines both weakly on bare-metal targets.
-    static _percpu_area_align: u8;
-    static _percpu_area_stride: u8;
+    // The addresses of `_percpu_area_align` and `_percpu_area_stride`, or 0
+    // where the script does not define them (`global_asm!` below).
+    static __percpu_area_align_addr: usize;
+    static __percpu_area_stride_addr: usize;
 }
+
+// The area alignment and stride are symbols the script defines, offsets from
+// `_percpu_load_start` like a variable's (`percpu_layout::symbols`). Scripts
+// written for percpu 0.4 define neither, so they are referenced weakly: an
+// undefined weak symbol links, as address 0. A word of data holds each
+// address, written by the linker (or the dynamic loader in user space) with
+// the full address at any VMA, so that 0 can only mean "absent": a defined
+// symbol is at least one alignment past `_percpu_load_start`. Rust has no
+// weak reference of its own, and its references to an extern static would
+// be strong ones, hence the assembly. Only the set-up and remote paths read
+// these words, never a current-CPU access.
+macro_rules! layout_symbol_addrs {
+    ($word:literal) => {
+        core::arch::global_asm!(
+            ".weak _percpu_area_align",
+            ".weak _percpu_area_stride",
+            ".pushsection .data.rel.ro.__percpu_area_addrs, \"aw\"",
+            ".balign {size}",
+            ".globl __percpu_area_align_addr",
+            ".hidden __percpu_area_align_addr",
+            "__percpu_area_align_addr:",
+            concat!($word, " _percpu_area_align"),
+            ".globl __percpu_area_stride_addr",
+            ".hidden __percpu_area_stride_addr",
+            "__percpu_area_stride_addr:",
+            concat!($word, " _percpu_area_stride"),
+            ".popsection",
+            size = const core::mem::size_of::<usize>(),
+        );
+    };
+}
+#[cfg(target_pointer_width = "64")]
+layout_symbol_addrs!(".8byte");
+#[cfg(target_pointer_width = "32")]
+layout_symbol_addrs!(".4byte");
 
 /// Serialises `init*`; readers of the area state wait while it is held.
 static INIT_LOCK: AtomicBool = AtomicBool::new(false);
@@ -51,18 +85,20 @@ fn template_addr() -> usize {
     core::ptr::addr_of!(_percpu_start) as usize
 }
 
-/// A layout symbol's value: its offset from `_percpu_load_start`.
-macro_rules! layout_value {
-    ($sym:ident) => {
-        crate::__percpu_symbol_vma!($sym) - crate::__percpu_symbol_vma!(_percpu_load_start)
-    };
+/// A layout symbol's value, its offset from `_percpu_load_start`, given
+/// its address; `None` where the script does not define it.
+#[inline]
+fn layout_value(addr: usize) -> Option<usize> {
+    (addr != 0).then(|| addr.wrapping_sub(crate::__percpu_symbol_vma!(_percpu_load_start)))
 }
 
 /// The alignment of an area, as the linker script defines it
 /// (`cargo percpu ldscript --align`; 64 for a script that does not say).
 #[inline]
 fn area_align() -> usize {
-    layout_value!(_percpu_area_align)
+    // SAFETY: a word of `global_asm!` above, written only by the linker.
+    layout_value(unsafe { __percpu_area_align_addr })
+        .unwrap_or(percpu_layout::DEFAULT_AREA_ALIGN as usize)
 }
 
 /// Size of one CPU's area, the distance between two areas: as the linker
@@ -71,17 +107,18 @@ fn area_align() -> usize {
 /// areas).
 #[inline]
 pub fn percpu_area_size() -> usize {
-    match layout_value!(_percpu_area_stride) {
+    // SAFETY: a word of `global_asm!` above, written only by the linker.
+    match layout_value(unsafe { __percpu_area_stride_addr }) {
+        Some(stride) => stride,
         // A script that predates the symbol: the same rule, computed here.
-        0 => percpu_layout::area_stride(template_size() as u64, area_align() as u64)
+        None => percpu_layout::area_stride(template_size() as u64, area_align() as u64)
             .and_then(|stride| usize::try_from(stride).ok())
             .unwrap_or(usize::MAX & !(area_align() - 1)),
-        stride => stride,
     }
 }
 
-/// Number of per-CPU areas: once initialised, the number [`init`] or
-/// [`init_in_place`] set up; before that, the number the linker script
+/// Number of per-CPU areas: once initialised, the number [`init`](crate::init) or
+/// [`init_in_place`](crate::init_in_place) set up; before that, the number the linker script
 /// reserves in `.percpu`.
 pub fn percpu_area_num() -> usize {
     wait_for_init();
@@ -98,13 +135,13 @@ fn reserved_areas() -> usize {
     reserved / percpu_area_size()
 }
 
-/// Memory [`init`] needs for `cpu_count` areas: their size, and the area
+/// Memory [`init`](crate::init) needs for `cpu_count` areas: their size, and the area
 /// alignment the linker script defines (64 bytes unless rendered with a
 /// larger `--align`).
 ///
 /// # Panics
-/// If the size overflows `usize` (`init` returns
-/// [`InitError::SizeOverflow`] for the same count).
+/// If the size overflows `usize` (`try_init` returns
+/// [`AreaError::SizeOverflow`] for the same count).
 pub fn percpu_area_layout_expected(cpu_count: usize) -> Layout {
     cpu_count
         .checked_mul(percpu_area_size())
@@ -167,10 +204,13 @@ fn wait_for_init() {
 /// A later call initialises again: every area but CPU 0's gets the template
 /// copied over it, so call it again only while the other CPUs are not using
 /// their areas.
-pub fn init_in_place() -> Result<usize, InitError> {
+///
+/// [`init_in_place`](crate::init_in_place) is the same with percpu 0.4's
+/// error type.
+pub fn try_init_in_place() -> Result<usize, AreaError> {
     let reserved = reserved_areas();
     if reserved == 0 {
-        return Err(InitError::NoAreasReserved);
+        return Err(AreaError::NoAreasReserved);
     }
     init_areas(template_addr() as *mut u8, reserved, percpu_area_size())
 }
@@ -182,20 +222,21 @@ pub fn init_in_place() -> Result<usize, InitError> {
 /// Errors leave memory untouched: a null `base` or one not aligned to the
 /// area alignment (see [`percpu_area_layout_expected`]), a zero
 /// `cpu_count`, a size that overflows, or areas that overlap the template.
-/// Concurrent and repeated calls behave as for [`init_in_place`].
-pub fn init(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
+/// Concurrent and repeated calls behave as for [`try_init_in_place`].
+/// [`init`](crate::init) is the same with percpu 0.4's error type.
+pub fn try_init(base: *mut u8, cpu_count: usize) -> Result<usize, AreaError> {
     init_areas(base, cpu_count, percpu_area_size())
 }
 
 /// The stride of areas with `dynamic_size` bytes of dynamic region.
-fn stride_with_dynamic(dynamic_size: usize) -> Result<usize, InitError> {
+fn stride_with_dynamic(dynamic_size: usize) -> Result<usize, AreaError> {
     percpu_layout::area_stride_with_dynamic(
         template_size() as u64,
         dynamic_size as u64,
         area_align() as u64,
     )
     .and_then(|stride| usize::try_from(stride).ok())
-    .ok_or(InitError::SizeOverflow)
+    .ok_or(AreaError::SizeOverflow)
 }
 
 /// Memory [`init_with_dynamic`] needs for `cpu_count` areas with a dynamic
@@ -205,57 +246,57 @@ fn stride_with_dynamic(dynamic_size: usize) -> Result<usize, InitError> {
 pub fn percpu_area_layout_with_dynamic(
     cpu_count: usize,
     dynamic_size: usize,
-) -> Result<Layout, InitError> {
+) -> Result<Layout, AreaError> {
     cpu_count
         .checked_mul(stride_with_dynamic(dynamic_size)?)
         .and_then(|size| Layout::from_size_align(size, area_align()).ok())
-        .ok_or(InitError::SizeOverflow)
+        .ok_or(AreaError::SizeOverflow)
 }
 
-/// Like [`init`], with a dynamic region of at least `dynamic_size` bytes
+/// Like [`try_init`], with a dynamic region of at least `dynamic_size` bytes
 /// after the template in every area, for [`PerCpuBox`](crate::PerCpuBox)
 /// and the other run-time allocations. `base` must have room for
 /// [`percpu_area_layout_with_dynamic`]`(cpu_count, dynamic_size)`.
 ///
-/// Errors as for [`init`], and [`InitError::DynamicRegionInUse`] when
+/// Errors as for [`try_init`], and [`AreaError::DynamicRegionInUse`] when
 /// allocations are live in a region this would move or shrink.
 pub fn init_with_dynamic(
     base: *mut u8,
     cpu_count: usize,
     dynamic_size: usize,
-) -> Result<usize, InitError> {
+) -> Result<usize, AreaError> {
     init_areas(base, cpu_count, stride_with_dynamic(dynamic_size)?)
 }
 
 /// Checks what `init` and `init_in_place` are asked to do, before anything
 /// is written.
-fn check_request(base: usize, cpu_count: usize, stride: usize) -> Result<(), InitError> {
+fn check_request(base: usize, cpu_count: usize, stride: usize) -> Result<(), AreaError> {
     if base == 0 {
-        return Err(InitError::InvalidBase);
+        return Err(AreaError::InvalidBase);
     }
     if base % area_align() != 0 {
-        return Err(InitError::UnalignedBase);
+        return Err(AreaError::UnalignedBase);
     }
     if cpu_count == 0 {
-        return Err(InitError::ZeroCpuCount);
+        return Err(AreaError::ZeroCpuCount);
     }
     let total = cpu_count
         .checked_mul(stride)
-        .ok_or(InitError::SizeOverflow)?;
-    base.checked_add(total).ok_or(InitError::SizeOverflow)?;
+        .ok_or(AreaError::SizeOverflow)?;
+    base.checked_add(total).ok_or(AreaError::SizeOverflow)?;
     #[cfg(not(percpu_non_zero_vma))]
     if crate::__percpu_symbol_vma!(_percpu_load_start) != 0 {
-        return Err(InitError::NonZeroVma);
+        return Err(AreaError::NonZeroVma);
     }
     let template = template_addr();
     let overlaps = base < template + template_size() && template < base + total;
     if overlaps && base != template {
-        return Err(InitError::OverlapsTemplate);
+        return Err(AreaError::OverlapsTemplate);
     }
     Ok(())
 }
 
-fn init_areas(base: *mut u8, cpu_count: usize, stride: usize) -> Result<usize, InitError> {
+fn init_areas(base: *mut u8, cpu_count: usize, stride: usize) -> Result<usize, AreaError> {
     check_request(base as usize, cpu_count, stride)?;
     let template = template_addr() as *const u8;
     let size = template_size();
@@ -269,7 +310,7 @@ fn init_areas(base: *mut u8, cpu_count: usize, stride: usize) -> Result<usize, I
     // Whatever the stride leaves after the template is the dynamic region.
     if !crate::dynamic::on_init(size, stride, area_align()) {
         INIT_LOCK.store(false, Ordering::Release);
-        return Err(InitError::DynamicRegionInUse);
+        return Err(AreaError::DynamicRegionInUse);
     }
     for cpu in 0..cpu_count {
         // SAFETY: checked above: the areas fit the address space and the

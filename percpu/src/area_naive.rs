@@ -4,7 +4,7 @@
 
 use core::alloc::Layout;
 
-use crate::InitError;
+use crate::AreaError;
 
 /// Always 0: there are no areas, the statics are where the linker put them.
 pub fn percpu_area_size() -> usize {
@@ -16,7 +16,7 @@ pub fn percpu_area_num() -> usize {
     1
 }
 
-/// An empty layout: [`init`] needs no memory.
+/// An empty layout: [`init`](crate::init) needs no memory.
 pub fn percpu_area_layout_expected(_cpu_count: usize) -> Layout {
     Layout::from_size_align(0, percpu_layout::DEFAULT_AREA_ALIGN as usize)
         .expect("the default area alignment is a power of two")
@@ -44,15 +44,15 @@ fn remote_out_of_range(cpu_id: usize) -> ! {
 }
 
 /// Nothing to set up; returns 1.
-pub fn init_in_place() -> Result<usize, InitError> {
+pub fn try_init_in_place() -> Result<usize, AreaError> {
     Ok(1)
 }
 
 /// Nothing to set up: `base` is ignored, `cpu_count` must be non-zero.
 /// Returns 1.
-pub fn init(_base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
+pub fn try_init(_base: *mut u8, cpu_count: usize) -> Result<usize, AreaError> {
     if cpu_count == 0 {
-        return Err(InitError::ZeroCpuCount);
+        return Err(AreaError::ZeroCpuCount);
     }
     Ok(1)
 }
@@ -77,8 +77,8 @@ pub fn init_percpu_reg(_cpu_id: usize) {}
 pub fn percpu_area_layout_with_dynamic(
     _cpu_count: usize,
     dynamic_size: usize,
-) -> Result<Layout, InitError> {
-    Layout::from_size_align(dynamic_size, 64).map_err(|_| InitError::SizeOverflow)
+) -> Result<Layout, AreaError> {
+    Layout::from_size_align(dynamic_size, 64).map_err(|_| AreaError::SizeOverflow)
 }
 
 /// With one CPU: `base` (`dynamic_size` bytes, 64-byte aligned) becomes the
@@ -88,24 +88,24 @@ pub fn init_with_dynamic(
     base: *mut u8,
     cpu_count: usize,
     dynamic_size: usize,
-) -> Result<usize, InitError> {
+) -> Result<usize, AreaError> {
     if cpu_count == 0 {
-        return Err(InitError::ZeroCpuCount);
+        return Err(AreaError::ZeroCpuCount);
     }
     if dynamic_size != 0 {
         if base.is_null() {
-            return Err(InitError::InvalidBase);
+            return Err(AreaError::InvalidBase);
         }
         if base as usize % 64 != 0 {
-            return Err(InitError::UnalignedBase);
+            return Err(AreaError::UnalignedBase);
         }
         // Offsets are addresses here (the one area's base is 0).
         let start = base as usize;
         if start.checked_add(dynamic_size).is_none() {
-            return Err(InitError::SizeOverflow);
+            return Err(AreaError::SizeOverflow);
         }
         if !crate::dynamic::configure_naive(start, dynamic_size) {
-            return Err(InitError::DynamicRegionInUse);
+            return Err(AreaError::DynamicRegionInUse);
         }
     }
     Ok(1)

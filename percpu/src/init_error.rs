@@ -1,11 +1,37 @@
 use core::fmt;
 
-/// Why [`init`](crate::init) or [`init_in_place`](crate::init_in_place)
-/// refused to set up the per-CPU areas. Nothing was written when one of
-/// these is returned.
+/// Why [`init`] or [`init_in_place`] refused to set up the per-CPU areas:
+/// percpu 0.4's two reasons, exactly, so that a 0.4 kernel's `match` on
+/// them still compiles. Nothing was written when one is returned.
+///
+/// The other reasons to refuse (a zero CPU count, areas that overlap the
+/// template, ...) are [`AreaError`]s, which [`try_init`] and
+/// [`try_init_in_place`] return; [`init`] and [`init_in_place`] panic with
+/// them instead, since 0.4's type cannot say them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InitError {
+    /// The base address is null.
+    InvalidBase,
+    /// The base address is not aligned to the area alignment (64 bytes unless
+    /// the linker script says more).
+    UnalignedBase,
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&AreaError::from(*self), f)
+    }
+}
+
+impl core::error::Error for InitError {}
+
+/// Why the per-CPU areas were not set up, every reason: what [`try_init`],
+/// [`try_init_in_place`], [`init_with_dynamic`](crate::init_with_dynamic)
+/// and [`percpu_area_layout_with_dynamic`](crate::percpu_area_layout_with_dynamic)
+/// return. Nothing was written when one is returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum InitError {
+pub enum AreaError {
     /// The base address is null.
     InvalidBase,
     /// The base address is not aligned to the area alignment (64 bytes unless
@@ -28,7 +54,7 @@ pub enum InitError {
     DynamicRegionInUse,
 }
 
-impl fmt::Display for InitError {
+impl fmt::Display for AreaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::InvalidBase => "per-CPU area base address is null",
@@ -47,4 +73,48 @@ impl fmt::Display for InitError {
     }
 }
 
-impl core::error::Error for InitError {}
+impl core::error::Error for AreaError {}
+
+impl From<InitError> for AreaError {
+    fn from(err: InitError) -> Self {
+        match err {
+            InitError::InvalidBase => AreaError::InvalidBase,
+            InitError::UnalignedBase => AreaError::UnalignedBase,
+        }
+    }
+}
+
+/// 0.4's answer for a refusal: its own two errors, a panic for the rest.
+#[track_caller]
+fn as_0_4(result: Result<usize, AreaError>) -> Result<usize, InitError> {
+    result.map_err(|err| match err {
+        AreaError::InvalidBase => InitError::InvalidBase,
+        AreaError::UnalignedBase => InitError::UnalignedBase,
+        other => panic!("percpu: {other} (percpu::try_init* returns this as an AreaError)"),
+    })
+}
+
+/// Sets up the areas the linker script reserves in `.percpu`, as
+/// [`try_init_in_place`] does. Returns the number of areas.
+///
+/// # Panics
+/// On a refusal that [`InitError`] cannot say (e.g. a script that reserves
+/// no area): [`try_init_in_place`] returns those as an [`AreaError`].
+#[track_caller]
+pub fn init_in_place() -> Result<usize, InitError> {
+    as_0_4(crate::area::try_init_in_place())
+}
+
+/// Sets up `cpu_count` areas at `base`, memory the caller provides, as
+/// [`try_init`] does. Returns `cpu_count`.
+///
+/// # Panics
+/// On a refusal that [`InitError`] cannot say (e.g. a zero `cpu_count`):
+/// [`try_init`] returns those as an [`AreaError`].
+#[track_caller]
+pub fn init(base: *mut u8, cpu_count: usize) -> Result<usize, InitError> {
+    as_0_4(crate::area::try_init(base, cpu_count))
+}
+
+#[cfg(doc)]
+use crate::{try_init, try_init_in_place};

@@ -72,15 +72,15 @@ mod area;
 mod area;
 
 pub use area::{
-    init, init_in_place, init_percpu_reg, init_with_dynamic, percpu_area_base,
-    percpu_area_layout_expected, percpu_area_layout_with_dynamic, percpu_area_num,
-    percpu_area_size, read_percpu_reg, write_percpu_reg,
+    init_percpu_reg, init_with_dynamic, percpu_area_base, percpu_area_layout_expected,
+    percpu_area_layout_with_dynamic, percpu_area_num, percpu_area_size, read_percpu_reg, try_init,
+    try_init_in_place, write_percpu_reg,
 };
 pub use boxed::PerCpuBox;
 pub use counter::PerCpuCounter;
 pub use current_ref::CurrentRef;
 pub use dynamic::{percpu_dynamic_region, AllocError, DynamicLocation};
-pub use init_error::InitError;
+pub use init_error::{init, init_in_place, AreaError, InitError};
 pub use per_cpu::PerCpu;
 pub use percpu_macros::{def_percpu, def_percpu_counter};
 pub use primitive::{PerCpuInteger, PerCpuPrimitive};

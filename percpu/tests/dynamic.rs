@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex, MutexGuard, Once};
 
-use percpu::{AllocError, InitError, PerCpuBox, PerCpuCounter};
+use percpu::{AllocError, AreaError, PerCpuBox, PerCpuCounter};
 
 /// CPUs (threads) the tests use; `sp-naive` has one.
 const CPUS: usize = if cfg!(feature = "sp-naive") { 1 } else { 4 };
@@ -247,7 +247,7 @@ fn re_init_under_live_allocations_is_refused() {
     let other = unsafe { std::alloc::alloc_zeroed(layout) };
     assert_eq!(
         percpu::init_with_dynamic(other, CPUS, DYNAMIC),
-        Err(InitError::DynamicRegionInUse)
+        Err(AreaError::DynamicRegionInUse)
     );
     assert_eq!(b.read_current(), 5, "nothing was written");
     // SAFETY: allocated above with this layout, never used as areas.

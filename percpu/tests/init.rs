@@ -6,7 +6,7 @@
 use std::alloc::{alloc, dealloc, Layout};
 use std::sync::Mutex;
 
-use percpu::InitError;
+use percpu::{AreaError, InitError};
 
 #[percpu::def_percpu]
 static MARK: u64 = 0x1234_5678_9abc_def0;
@@ -89,40 +89,76 @@ fn bad_requests_are_refused_and_write_nothing() {
     let _serial = serial();
     let buf = Buffer::new(4);
     let align = area_align();
-    let cases: [(*mut u8, usize, InitError); 6] = [
-        (core::ptr::null_mut(), 4, InitError::InvalidBase),
-        (buf.ptr.wrapping_add(8), 4, InitError::UnalignedBase),
+    let cases: [(*mut u8, usize, AreaError); 6] = [
+        (core::ptr::null_mut(), 4, AreaError::InvalidBase),
+        (buf.ptr.wrapping_add(8), 4, AreaError::UnalignedBase),
         // Half the area alignment: a cache line, when the script asks for 128+.
-        (buf.ptr.wrapping_add(align / 2), 4, InitError::UnalignedBase),
-        (buf.ptr, 0, InitError::ZeroCpuCount),
-        (buf.ptr, usize::MAX, InitError::SizeOverflow),
+        (buf.ptr.wrapping_add(align / 2), 4, AreaError::UnalignedBase),
+        (buf.ptr, 0, AreaError::ZeroCpuCount),
+        (buf.ptr, usize::MAX, AreaError::SizeOverflow),
         (
             (usize::MAX & !(align - 1)) as *mut u8,
             2,
-            InitError::SizeOverflow,
+            AreaError::SizeOverflow,
         ),
     ];
     for (base, cpus, expected) in cases {
-        assert_eq!(percpu::init(base, cpus), Err(expected), "{base:p} x {cpus}");
+        assert_eq!(
+            percpu::try_init(base, cpus),
+            Err(expected),
+            "{base:p} x {cpus}"
+        );
         assert!(buf.untouched(), "a refused init wrote memory: {expected}");
     }
     // Areas that would cover the template without starting at it.
     let template = MARK.symbol_vma() - MARK.offset();
     for base in [template - align, template + align] {
         assert_eq!(
-            percpu::init(base as *mut u8, 2),
-            Err(InitError::OverlapsTemplate)
+            percpu::try_init(base as *mut u8, 2),
+            Err(AreaError::OverlapsTemplate)
         );
     }
     // Every error has a message.
     for err in [
-        InitError::InvalidBase,
-        InitError::NonZeroVma,
-        InitError::NoAreasReserved,
+        AreaError::InvalidBase,
+        AreaError::NonZeroVma,
+        AreaError::NoAreasReserved,
     ] {
         assert!(!err.to_string().is_empty());
         let _: &dyn core::error::Error = &err;
     }
+}
+
+/// `init` answers with percpu 0.4's `InitError`, whose two variants a 0.4
+/// kernel matches exhaustively.
+#[test]
+fn init_reports_0_4s_errors_as_0_4_did() {
+    let _serial = serial();
+    let buf = Buffer::new(4);
+    for (base, expected) in [
+        (core::ptr::null_mut(), InitError::InvalidBase),
+        (buf.ptr.wrapping_add(8), InitError::UnalignedBase),
+    ] {
+        let err = percpu::init(base, 4).unwrap_err();
+        assert_eq!(err, expected);
+        assert_eq!(AreaError::from(err), percpu::try_init(base, 4).unwrap_err());
+        // The match a 0.4 kernel wrote: no wildcard arm.
+        let what = match err {
+            InitError::InvalidBase => "null",
+            InitError::UnalignedBase => "not aligned",
+        };
+        assert!(err.to_string().contains(what), "{err}");
+        let _: &dyn core::error::Error = &err;
+    }
+    assert!(buf.untouched());
+}
+
+/// A refusal 0.4's type cannot say is a panic from `init`, with the reason.
+#[test]
+#[should_panic(expected = "per-CPU area count is zero")]
+fn init_panics_on_what_0_4s_error_cannot_say() {
+    let buf = Buffer::new(1);
+    let _ = percpu::init(buf.ptr, 0);
 }
 
 #[test]

@@ -48,8 +48,7 @@ pub mod symbols {
     pub const AREA_ALIGN: &str = "_percpu_area_align";
     /// The distance between two areas, as an offset from [`LOAD_START`]:
     /// [`area_stride`](crate::area_stride) of the template and the alignment.
-    /// 0 (the runtime's stand-in where a script predates the symbol) means
-    /// "compute it by that rule".
+    /// Scripts older than this symbol mean that rule with the alignment.
     pub const AREA_STRIDE: &str = "_percpu_area_stride";
 }
 
@@ -117,21 +116,31 @@ pub fn area_stride_script(align: u64, dynamic: u64) -> String {
     format!("MAX(ALIGN({bytes}, {align}), {align})")
 }
 
-// Scripts from before the two layout symbols (percpu 0.4's, at VMA 0) do not
-// define them: these weak definitions stand in, the default alignment and a
-// zero stride that says "compute it". A script's own definition wins. They
-// live here, in another object than the runtime's code that reads them,
-// because an assembler folds a weak constant defined in the same object.
-// With `non-zero-vma` the symbols are addresses, which no constant can stand
-// in for: there the script must define them.
-#[cfg(target_os = "none")]
-core::arch::global_asm!(
-    ".weak _percpu_area_align",
-    ".set _percpu_area_align, {align}",
-    ".weak _percpu_area_stride",
-    ".set _percpu_area_stride, 0",
-    align = const DEFAULT_AREA_ALIGN,
-);
+/// Why [`Arch::parse`] refused a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchNameError {
+    /// No supported architecture goes by that name.
+    Unknown,
+    /// The name fits each of these: the user must pick one.
+    Ambiguous(&'static [Arch]),
+}
+
+impl fmt::Display for ArchNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, arches): (&str, &[Arch]) = match self {
+            ArchNameError::Unknown => ("unknown architecture", &Arch::ALL),
+            ArchNameError::Ambiguous(arches) => ("ambiguous architecture", arches),
+        };
+        write!(f, "{what} (expected one of ")?;
+        for (i, arch) in arches.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{}", arch.name())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl core::error::Error for ArchNameError {}
 
 /// An architecture the runtime supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -164,6 +173,33 @@ impl Arch {
     /// The architecture of its [`name`](Arch::name).
     pub fn from_name(name: &str) -> Option<Arch> {
         Arch::ALL.into_iter().find(|arch| arch.name() == name)
+    }
+
+    /// The architecture a user means by `name`: our [`name`](Arch::name),
+    /// or rustc's `target_arch` for it ([`rustc_arch`](Arch::rustc_arch),
+    /// such as `arm`). `riscv`, which names two, is
+    /// [`ArchNameError::Ambiguous`].
+    pub fn parse(name: &str) -> Result<Arch, ArchNameError> {
+        if let Some(arch) = Arch::from_name(name) {
+            return Ok(arch);
+        }
+        if let Some(arch) = Arch::ALL.into_iter().find(|a| a.rustc_arch() == name) {
+            return Ok(arch);
+        }
+        // What people call both RISC-V widths.
+        if name == "riscv" {
+            return Err(ArchNameError::Ambiguous(&[Arch::Riscv64, Arch::Riscv32]));
+        }
+        Err(ArchNameError::Unknown)
+    }
+
+    /// Rustc's `target_arch` (`cfg(target_arch = "...")`) for the
+    /// architecture: our [`name`](Arch::name), except `arm` for ARMv7-A.
+    pub fn rustc_arch(self) -> &'static str {
+        match self {
+            Arch::Armv7 => "arm",
+            other => other.name(),
+        }
     }
 
     /// The architecture of a target triple such as `aarch64-unknown-none` or
@@ -301,6 +337,23 @@ mod tests {
             assert_eq!(Arch::from_target(arch.target()), Some(arch));
         }
         assert_eq!(Arch::from_name("arm"), None);
+        // What users type: our names and rustc's target_arch values.
+        for arch in Arch::ALL {
+            assert_eq!(Arch::parse(arch.name()), Ok(arch));
+            assert_eq!(Arch::parse(arch.rustc_arch()), Ok(arch));
+        }
+        assert_eq!(Arch::parse("arm"), Ok(Arch::Armv7));
+        let riscv = Arch::parse("riscv").unwrap_err();
+        assert_eq!(
+            riscv,
+            ArchNameError::Ambiguous(&[Arch::Riscv64, Arch::Riscv32])
+        );
+        assert_eq!(
+            riscv.to_string(),
+            "ambiguous architecture (expected one of riscv64, riscv32)"
+        );
+        assert_eq!(Arch::parse("mips"), Err(ArchNameError::Unknown));
+        assert_eq!(Arch::parse("ARM"), Err(ArchNameError::Unknown));
         let targets = [
             ("x86_64-unknown-none", Arch::X86_64),
             ("aarch64-unknown-none-softfloat", Arch::Aarch64),

@@ -18,7 +18,7 @@ const HOST_FEATURE_SETS: &[&str] = &[
 ];
 
 /// The crates that publish, packaged and verified together.
-const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-percpu"];
+pub const PUBLISHED: &[&str] = &["percpu_layout", "percpu_macros", "percpu", "cargo-percpu"];
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
@@ -31,14 +31,30 @@ pub fn run() -> Result<()> {
     step("host tests", host_tests)?;
     step("Miri (Stacked and Tree Borrows)", crate::miri::run)?;
     step("model checker (loom)", crate::miri::loom)?;
+    step(
+        "percpu 0.4.0's own tests against ours",
+        crate::dropin::suite_0_4,
+    )?;
+    step(
+        "cargo semver-checks against percpu 0.4.0",
+        crate::semver::run,
+    )?;
     step("bare-metal builds", cross_builds)?;
     step("cargo package (verified)", package)?;
+    step(
+        "MSRV: cargo check with rust-version's toolchain",
+        crate::msrv::check,
+    )?;
     step("codegen budgets (cargo xtask asm-report --check)", || {
         crate::asm_report::run(&crate::asm_report::Args::check())
     })?;
     step("QEMU matrix (cargo xtask test-all-arches)", || {
         crate::test_all_arches::run(&crate::test_all_arches::Args::default())
     })?;
+    step(
+        "QEMU boots linked by the MSRV toolchain's rust-lld",
+        crate::linkers::boot_with_msrv,
+    )?;
     step(
         "inspect against goblin on the built ELFs",
         crosscheck_built_elfs,
@@ -83,7 +99,9 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
 
 fn prerequisites() -> Result<()> {
     ensure_targets(&targets::rustup_targets())?;
-    ensure_components(toolchain::COMPONENTS)
+    ensure_components(toolchain::COMPONENTS)?;
+    // The link matrix's linkers: the MSRV toolchain's rust-lld, GNU ld.
+    crate::linkers::ensure()
 }
 
 /// Crates outside the workspace that CI still holds to `cargo fmt`.
@@ -91,6 +109,7 @@ const STANDALONE_CRATES: &[&str] = &[
     "xtask/test-kernel",
     "xtask/asm-fixture",
     "xtask/bench-0.4",
+    "xtask/legacy-host",
     "cargo-percpu/fuzz",
 ];
 
@@ -202,9 +221,10 @@ fn cross_builds() -> Result<()> {
 }
 
 /// `cargo package` of the crates that publish, which builds each packaged
-/// crate on its own, as a user gets it from the registry. Cargo (1.90 and
-/// later) packages workspace members together, so they resolve each other
-/// by version before any is on crates.io.
+/// crate on its own, as a user gets it from the registry. Cargo packages
+/// workspace members together (1.90 and later; before, see
+/// `msrv::package_workspace`), so they resolve each other by
+/// version before any is on crates.io.
 pub fn package() -> Result<()> {
     // A target directory of its own, where only our crates are rebuilt.
     let target_dir = toolchain::target_root().join("package-verify");
@@ -216,6 +236,7 @@ pub fn package() -> Result<()> {
     for krate in PUBLISHED {
         cmd.args(["-p", krate]);
     }
+    crate::msrv::package_workspace(&mut cmd)?;
     toolchain::run(&mut cmd)
 }
 

@@ -9,7 +9,11 @@ mod bench;
 mod bench_compile;
 mod ci;
 mod disasm;
+mod dropin;
+mod linkers;
 mod miri;
+mod msrv;
+mod semver;
 mod targets;
 mod test_all_arches;
 mod toolchain;
@@ -35,6 +39,13 @@ enum Command {
     /// `ci`'s packaging step alone: `cargo package` of the crates that
     /// publish, each verified by a build of its tarball.
     Package,
+    /// `ci`'s MSRV step alone: `cargo check` of the crates that publish
+    /// with the toolchain of the declared rust-version (host and
+    /// bare-metal targets).
+    Msrv,
+    /// `ci`'s drop-in checks alone: percpu 0.4.0's own tests against ours,
+    /// and `cargo semver-checks` against its API.
+    Dropin,
     /// Boot the test kernel on every architecture under QEMU.
     TestAllArches(test_all_arches::Args),
     /// Count the instructions of every per-CPU access, check them against
@@ -51,7 +62,8 @@ enum Command {
     /// (Stacked and Tree Borrows) and the loom model checks.
     Miri,
     /// Print what a fresh machine needs (QEMU packages, rustup targets and
-    /// components), one `kind name [package]` line each, for `.ci/run`.
+    /// components, the MSRV toolchain and GNU linkers of the link matrix),
+    /// one `kind name [package]` line each, for `.ci/run`.
     PrintDeps,
 }
 
@@ -61,6 +73,8 @@ fn main() -> ExitCode {
         Command::Ci => ci::run(),
         Command::Package => ci::package(),
         Command::Miri => miri::run().and_then(|()| miri::loom()),
+        Command::Msrv => msrv::check(),
+        Command::Dropin => dropin::run(),
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),
@@ -98,6 +112,9 @@ mod tests {
         assert!(parse(&["test-all-arches", "--cpus", "all"]).is_ok());
         assert!(parse(&["test-all-arches", "--cpus", "0"]).is_err());
         assert!(parse(&["test-all-arches", "--repeat", "0"]).is_err());
+        assert!(parse(&["test-all-arches", "--linker-toolchain", "1.85"]).is_ok());
+        assert!(parse(&["test-all-arches", "--toolchain", "1.90"]).is_ok());
+        assert!(parse(&["test-all-arches", "--toolchain"]).is_err());
         assert!(parse(&["asm-report", "--check", "--only", "riscv64"]).is_ok());
         assert!(parse(&["asm-report", "--only", "vax"]).is_err());
         assert!(parse(&["asm-report", "--target-dir"]).is_err());

@@ -6,7 +6,7 @@
 //! and `rust-src` components, by `.ci/run` (a `toolchain` line of
 //! `cargo xtask print-deps`) and again, idempotently, by the step itself.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::process::Command;
 use std::time::Instant;
 
@@ -14,8 +14,6 @@ use crate::toolchain::{self, cargo, workspace_root};
 
 /// The nightly Miri runs on: rustc 1.97.0-nightly (e50aa6fba 2026-05-19).
 pub const NIGHTLY: &str = "nightly-2026-05-20";
-/// Its commit, to recognise it installed under another name (`nightly`).
-const NIGHTLY_COMMIT: &str = "e50aa6fba";
 /// The components Miri needs on that nightly.
 pub const COMPONENTS: &[&str] = &["miri", "rust-src"];
 
@@ -67,35 +65,11 @@ pub fn print_deps() {
     println!("toolchain {NIGHTLY} {}", COMPONENTS.join(" "));
 }
 
-/// The pinned nightly's name as rustup knows it here, installing it (and
-/// its components) when missing.
-fn ensure_nightly() -> Result<String> {
-    let version = |name: &str| {
-        toolchain::output(Command::new("rustup").args(["run", name, "rustc", "--version"]))
-            .unwrap_or_default()
-    };
-    let name = if version(NIGHTLY).contains(NIGHTLY_COMMIT) {
-        NIGHTLY.to_owned()
-    } else if version("nightly").contains(NIGHTLY_COMMIT) {
-        "nightly".to_owned()
-    } else {
-        let mut cmd = Command::new("rustup");
-        cmd.args(["toolchain", "install", NIGHTLY, "--profile", "minimal"]);
-        for component in COMPONENTS {
-            cmd.args(["--component", component]);
-        }
-        toolchain::run(&mut cmd)?;
-        NIGHTLY.to_owned()
-    };
-    toolchain::run(
-        Command::new("rustup")
-            .args(["component", "add", "--toolchain", &name])
-            .args(COMPONENTS),
-    )?;
-    if !version(&name).contains(NIGHTLY_COMMIT) {
-        bail!("the toolchain `{name}` is not the pinned {NIGHTLY} ({NIGHTLY_COMMIT})");
-    }
-    Ok(name)
+/// Installs the pinned nightly and [`COMPONENTS`] when missing, and
+/// returns its name.
+fn ensure_nightly() -> Result<&'static str> {
+    toolchain::ensure_toolchain(NIGHTLY, &[], COMPONENTS)?;
+    Ok(NIGHTLY)
 }
 
 /// `cargo miri` on the nightly, through rustup, with none of the outer
@@ -116,12 +90,12 @@ fn cargo_miri(nightly: &str) -> Command {
 pub fn run() -> Result<()> {
     let nightly = ensure_nightly()?;
     // Builds Miri's sysroot once (from crates.io), not inside a timed run.
-    toolchain::run(cargo_miri(&nightly).arg("setup"))?;
+    toolchain::run(cargo_miri(nightly).arg("setup"))?;
     for (model, flags) in MODELS {
         let started = Instant::now();
         for args in SUBSET {
             toolchain::run(
-                cargo_miri(&nightly)
+                cargo_miri(nightly)
                     .arg("test")
                     .args(*args)
                     .env("MIRIFLAGS", flags),

@@ -91,7 +91,20 @@ impl Target {
     /// ships no `core` (stable cargo accepts it under `RUSTC_BOOTSTRAP=1`);
     /// the `mem` builtins, since a bare-metal kernel has no libc.
     pub fn cargo_build(&self) -> Command {
-        let mut cmd = crate::toolchain::cargo();
+        self.cargo_build_with(None)
+    }
+
+    /// [`Target::cargo_build`] with the cargo (so rustc and rust-lld) of
+    /// rustup toolchain `toolchain`, or of the running xtask for `None`.
+    pub fn cargo_build_with(&self, toolchain: Option<&str>) -> Command {
+        let mut cmd = match toolchain {
+            Some(name) => {
+                let mut cmd = Command::new("rustup");
+                cmd.args(["run", name, "cargo"]).env_remove("RUSTC");
+                cmd
+            }
+            None => crate::toolchain::cargo(),
+        };
         cmd.args(["build", "--target", self.triple()]);
         if self.build_std {
             cmd.env("RUSTC_BOOTSTRAP", "1").args([
@@ -360,6 +373,9 @@ pub fn print_deps() {
     for component in crate::toolchain::COMPONENTS {
         println!("component {component}");
     }
+    crate::msrv::print_deps();
+    crate::linkers::print_deps();
+    crate::semver::print_deps();
     crate::miri::print_deps();
 }
 

@@ -252,6 +252,14 @@ const EXTRAS: &[Extra] = &[
     extra(Arch::Riscv64, "wide-areas", &["wide-areas"]),
     // A percpu 0.4-style script, without the `_percpu_area_*` symbols.
     extra(Arch::Riscv32, "legacy-script", &["legacy-script"]),
+    // The same with `.percpu` at its load address (`non-zero-vma`), 2 GiB
+    // up: the missing symbols must read as missing there too, whatever
+    // the distance from the code that reads them.
+    extra(
+        Arch::Riscv64,
+        "legacy-script-nzvma",
+        &["legacy-script", "non-zero-vma"],
+    ),
     // Two sockets of three cores: APIC ids 0, 1, 2, 4, 5, 6 (each socket's
     // core field is 2 bits wide), which only the MADT tells.
     Extra {
@@ -320,6 +328,15 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Build the kernels with this rustup toolchain: its cargo, rustc and
+    /// rust-lld (`1.90`: LLD 20). Installed, with the targets, if missing.
+    #[arg(long, value_name = "TOOLCHAIN")]
+    pub toolchain: Option<String>,
+    /// Link the kernels with the rust-lld of this rustup toolchain (`1.85`:
+    /// LLD 19), through cargo's `target.<triple>.linker`; installed
+    /// (minimal profile) if missing.
+    #[arg(long, value_name = "TOOLCHAIN")]
+    pub linker_toolchain: Option<String>,
 }
 
 impl Default for Args {
@@ -330,6 +347,8 @@ impl Default for Args {
             verbose: false,
             cpus: None,
             repeat: 1,
+            toolchain: None,
+            linker_toolchain: None,
         }
     }
 }
@@ -383,11 +402,17 @@ pub fn run(args: &Args) -> Result<()> {
         .map(|r| &r.cfg)
         .collect();
     prerequisites(&configs)?;
+    let targets: Vec<&Target> = configs.iter().map(|c| c.target).collect();
+    let build = crate::linkers::KernelBuild::new(
+        args.toolchain.as_deref(),
+        args.linker_toolchain.as_deref(),
+        &targets,
+    )?;
     let root = toolchain::workspace_root();
     let kernel_dir = root.join("xtask").join("test-kernel");
     // Honour CARGO_TARGET_DIR like cargo does, so that parallel checkouts or
     // CI caches keep their builds apart.
-    let target_dir = toolchain::target_root().join("test-kernel");
+    let target_dir = toolchain::target_root().join(format!("test-kernel{}", build.dir_suffix));
 
     let started = Instant::now();
     let mut outcomes = Vec::new();
@@ -405,7 +430,7 @@ pub fn run(args: &Args) -> Result<()> {
                 offsets_checked: 0,
                 irqs: Vec::new(),
             },
-            None => run_config(&run.cfg, &kernel_dir, &target_dir, args),
+            None => run_config(&run.cfg, &kernel_dir, &target_dir, &build, args),
         };
         println!("{}", outcome_line(&outcome));
         outcomes.push(outcome);
@@ -461,7 +486,13 @@ fn prerequisites(configs: &[&Config]) -> Result<()> {
     Ok(())
 }
 
-fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -> Outcome {
+fn run_config(
+    cfg: &Config,
+    kernel_dir: &Path,
+    target_dir: &Path,
+    build: &crate::linkers::KernelBuild,
+    args: &Args,
+) -> Outcome {
     let mut outcome = Outcome {
         name: cfg.name.clone(),
         cpus: cfg.cpus,
@@ -476,7 +507,7 @@ fn run_config(cfg: &Config, kernel_dir: &Path, target_dir: &Path, args: &Args) -
     };
     eprintln!("--- {} ({} CPUs): building", cfg.name, cfg.cpus);
     let t = Instant::now();
-    let elf = match build_kernel(cfg, kernel_dir, target_dir) {
+    let elf = match build_kernel(cfg, kernel_dir, target_dir, build) {
         Ok(elf) => elf,
         Err(err) => {
             outcome.build = Some(t.elapsed());
@@ -542,8 +573,13 @@ fn first_line(s: &str) -> &str {
 
 /// Builds the kernel for `cfg` and copies it to `<target>/elf/<name>.elf`, so
 /// that every configuration's kernel stays around after the run.
-fn build_kernel(cfg: &Config, kernel_dir: &Path, target_dir: &Path) -> Result<PathBuf> {
-    let mut cmd = cfg.target.cargo_build();
+fn build_kernel(
+    cfg: &Config,
+    kernel_dir: &Path,
+    target_dir: &Path,
+    build: &crate::linkers::KernelBuild,
+) -> Result<PathBuf> {
+    let mut cmd = build.cargo_build(cfg.target);
     cmd.current_dir(kernel_dir)
         .arg("--release")
         .arg("--target-dir")

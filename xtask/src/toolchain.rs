@@ -108,10 +108,15 @@ pub fn ensure_components(components: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Makes sure `binary` (a `qemu-system-*`) is on the PATH, installing Debian's
-/// `package` with apt-get when running as root; otherwise fails with one line
-/// that names the package.
+/// Makes sure `binary` (a `qemu-system-*`) is on the PATH: [`ensure_apt`].
 pub fn ensure_qemu(binary: &str, package: &str) -> Result<()> {
+    ensure_apt(binary, package)
+}
+
+/// Makes sure `binary` is on the PATH, installing Debian's `package` with
+/// apt-get when running as root; otherwise fails with one line that names
+/// the package.
+pub fn ensure_apt(binary: &str, package: &str) -> Result<()> {
     if which(binary) {
         return Ok(());
     }
@@ -136,4 +141,29 @@ pub fn ensure_qemu(binary: &str, package: &str) -> Result<()> {
 pub fn which(binary: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
+}
+
+/// Installs rustup toolchain `name` (minimal profile) unless it is there,
+/// then its `targets` and `components`; every step is a no-op when done.
+pub fn ensure_toolchain(name: &str, targets: &[&str], components: &[&str]) -> Result<()> {
+    let present = Command::new("rustup")
+        .args(["run", name, "rustc", "--version"])
+        .env("RUSTUP_AUTO_INSTALL", "0")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !present {
+        run(Command::new("rustup").args(["toolchain", "install", "--profile", "minimal", name]))
+            .with_context(|| format!("cannot install toolchain {name}"))?;
+    }
+    if !targets.is_empty() {
+        run(Command::new("rustup")
+            .args(["target", "add", "--toolchain", name])
+            .args(targets))?;
+    }
+    if !components.is_empty() {
+        run(Command::new("rustup")
+            .args(["component", "add", "--toolchain", name])
+            .args(components))?;
+    }
+    Ok(())
 }

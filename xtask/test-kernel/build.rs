@@ -47,6 +47,8 @@ fn main() {
         // `dynamic::DYNAMIC`: room for the run-time allocations.
         dynamic: 4096,
         base: Some(base(arch, cpus)),
+        // At the page after the boot stacks: its load address.
+        non_zero_vma: feature("NON_ZERO_VMA").then_some(0),
         ..Options::new(arch, cpus)
     };
     let mut script = render(Kind::Full, &opts)

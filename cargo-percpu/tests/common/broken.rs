@@ -162,6 +162,46 @@ pub fn cases() -> Vec<Case> {
             "section 1 (.percpu): alignment 48 is not a power of two".into(),
         ));
 
+        // Two `.percpu` in a linked file: `.bss` (NOBITS, after the real
+        // one) renamed. Which is the template?
+        cases.push(error(
+            name("percpu-twice"),
+            good.patch().section(index::BSS, Sh::Name, 1).bytes(),
+            "sections 1 and 5 are both named .percpu: which one holds the template is ambiguous"
+                .into(),
+        ));
+        // A relocatable object gathers any number of them.
+        let mut elf = good.clone();
+        elf.e_type = 1;
+        elf.load_segment = false;
+        elf.symbols.retain(|s| !s.name.starts_with("_percpu"));
+        cases.push(Case {
+            name: name("percpu-twice-relocatable"),
+            data: elf.patch().section(index::BSS, Sh::Name, 1).bytes(),
+            expect: Expect::Pass,
+        });
+
+        // A string table cut one byte short: its last name loses its NUL
+        // and would run on into whatever follows.
+        for (rule, i, what) in [
+            (
+                "shstrtab-unterminated",
+                index::SHSTRTAB,
+                "section 4 (.shstrtab)",
+            ),
+            ("strtab-unterminated", index::STRTAB, "section 3 (.strtab)"),
+        ] {
+            let patch = good.patch();
+            let size = patch.section_value(i, Sh::Size);
+            cases.push(error(
+                name(rule),
+                patch.section(i, Sh::Size, size - 1).bytes(),
+                format!(
+                    "{what}: the string table's last byte is not NUL, so its last name runs past the table"
+                ),
+            ));
+        }
+
         // A per-CPU symbol whose st_shndx names no section: a variable, a
         // layout symbol one past the last section, and SHN_XINDEX without
         // an extended index table.

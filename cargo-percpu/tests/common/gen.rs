@@ -505,6 +505,19 @@ impl Patch {
 
     /// Sets field `field` of section header `i`.
     pub fn section(mut self, i: usize, field: Sh, value: u64) -> Self {
+        let (at, width) = self.section_field(i, field);
+        self.put(at, value, width);
+        self
+    }
+
+    /// Field `field` of section header `i`, as the file has it now.
+    pub fn section_value(&self, i: usize, field: Sh) -> u64 {
+        let (at, width) = self.section_field(i, field);
+        self.get(at, width)
+    }
+
+    /// Where field `field` of section header `i` is, and its width.
+    fn section_field(&self, i: usize, field: Sh) -> (usize, usize) {
         let w = self.word();
         let (shoff_at, _) = self.header_field(Eh::Shoff);
         let shoff = self.get(shoff_at, w) as usize;
@@ -521,8 +534,7 @@ impl Patch {
             Sh::Addralign => (16 + 4 * w, w),
             Sh::Entsize => (16 + 5 * w, w),
         };
-        self.put(entry + off, value, width);
-        self
+        (entry + off, width)
     }
 
     /// Sets field `field` of program header `i`.

@@ -3,5 +3,7 @@
 pub mod broken;
 pub mod crosscheck;
 pub mod gen;
+pub mod linkers;
 pub mod run;
 pub mod schema;
+pub mod seed;

@@ -109,7 +109,7 @@ fn record_marker(cpu: usize) -> Record {
     Record {
         id: cpu,
         hits: 0xF0F0_0000_0000_0000 | cpu as u64,
-        flag: cpu.is_multiple_of(2),
+        flag: cpu % 2 == 0,
         name: [b'c', b'p', b'u', b'0' + cpu as u8, 0, 0, 0, 0],
         small: cpu as i16 - 7,
     }
@@ -637,7 +637,7 @@ fn area_align() -> usize {
 /// to 256 with `wide-areas`.
 fn check_alignment(cpu: usize, base: usize) {
     let align = area_align();
-    if !base.is_multiple_of(align) {
+    if base % align != 0 {
         fail(
             cpu,
             "area base not aligned to the area alignment",
@@ -653,7 +653,7 @@ fn check_alignment(cpu: usize, base: usize) {
             align,
         );
         let size = percpu::percpu_area_size();
-        if !size.is_multiple_of(align) {
+        if size % align != 0 {
             fail(
                 cpu,
                 "area stride not a multiple of the area alignment",
@@ -665,7 +665,7 @@ fn check_alignment(cpu: usize, base: usize) {
     {
         // SAFETY: this CPU's register is set; only the address is used.
         let wide = unsafe { WIDE.current_ptr() } as usize;
-        if !wide.is_multiple_of(256) {
+        if wide % 256 != 0 {
             fail(cpu, "WIDE not 256-byte aligned", format_args!("{wide:#x}"));
         }
         check_eq(

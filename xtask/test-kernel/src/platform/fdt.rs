@@ -32,7 +32,7 @@ impl Fdt {
     /// the header's `totalsize` bytes, which nothing writes while the
     /// returned value is used.
     pub unsafe fn at(addr: usize) -> Result<Fdt, Error> {
-        if addr == 0 || !addr.is_multiple_of(4) {
+        if addr == 0 || addr % 4 != 0 {
             return Err("no device tree address");
         }
         let word = |i: usize| u32::from_be(core::ptr::read_volatile((addr as *const u32).add(i)));
