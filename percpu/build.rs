@@ -19,6 +19,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(percpu_non_zero_vma)");
     println!("cargo::rustc-check-cfg=cfg(percpu_fused_access)");
     println!("cargo::rustc-check-cfg=cfg(percpu_test_wide_areas)");
+    // The model checker's builds (`percpu/src/model.rs`).
+    println!("cargo::rustc-check-cfg=cfg(loom)");
     println!("cargo:rerun-if-env-changed=PERCPU_TEST_AREA_ALIGN");
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();

@@ -15,9 +15,15 @@
 //! granules of its size exists anywhere.
 
 use core::alloc::Layout;
-use core::cell::UnsafeCell;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+// The lock and the bitmap's cell are loom's in the model checker's builds
+// (`RUSTFLAGS="--cfg loom"`, tests only), which track every interleaving.
+#[cfg(not(all(loom, test)))]
+use core::{cell::UnsafeCell, sync::atomic::AtomicBool};
+#[cfg(all(loom, test))]
+use loom::{cell::UnsafeCell, sync::atomic::AtomicBool};
 
 /// Why a run-time per-CPU allocation failed. Nothing was allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,10 +79,21 @@ pub(crate) const MIN_GRANULE: usize = percpu_layout::DYNAMIC_ALIGN as usize;
 const WORDS: usize = MAX_GRANULES / 64;
 
 /// The allocator's state: where the region is and which granules are used.
+///
+/// Every offset it hands out is aligned as asked *in every area*, that is
+/// at the address: area bases are aligned to `max_align`, so an offset
+/// that is a multiple of `align <= max_align` gives an address that is too.
+/// The region itself starts wherever the template ends (a multiple of 16
+/// only), so granule `k` is at `base + k * granule`, with `base` the
+/// region's start rounded up to the granule (or to `max_align`, for a
+/// granule larger than that): then every granule is aligned to
+/// `min(granule, max_align)`, and larger alignments step over granules.
 pub(crate) struct Bitmap {
     /// Offset of the region in an area (a multiple of `MIN_GRANULE`).
     start: usize,
-    /// Granules in the region.
+    /// Offset of granule 0: `start` rounded up as above.
+    base: usize,
+    /// Granules in the region, from `base`.
     granules: usize,
     /// Bytes per granule, a power of two.
     granule: usize,
@@ -92,6 +109,7 @@ impl Bitmap {
     pub(crate) const fn new() -> Self {
         Self {
             start: 0,
+            base: 0,
             granules: 0,
             granule: MIN_GRANULE,
             max_align: MIN_GRANULE,
@@ -113,9 +131,13 @@ impl Bitmap {
         while size / granule > MAX_GRANULES {
             granule *= 2;
         }
-        let granules = size / granule;
+        // At most one granule is lost at each end: the rounding here, and
+        // the tail that holds no whole granule.
+        let base = start.next_multiple_of(granule.min(max_align));
+        let granules = (start + size).saturating_sub(base) / granule;
         *self = Self {
             start,
+            base,
             granules,
             granule,
             max_align,
@@ -158,22 +180,24 @@ impl Bitmap {
         }
         let count = self.granules_for(layout.size());
         if count == 0 {
-            // Nothing to reserve: any aligned offset in the region will do.
-            return Ok((self.start, 0));
+            // Nothing to reserve: any aligned offset will do. This one is in
+            // the region or at its end (a multiple of `max_align`).
+            return Ok((self.start.next_multiple_of(layout.align()), 0));
         }
-        // Offsets are aligned in every area because every area base is
-        // aligned to `max_align`; the aligned starts are every `step`-th
-        // granule from the first aligned one.
+        // Every granule is aligned to `min(granule, max_align)`, which
+        // covers any alignment up to the granule; a larger one (at most
+        // `max_align`, so `base` is a multiple of the granule) is every
+        // `step`-th granule from the first aligned one.
         let align = layout.align().max(self.granule);
         let step = align / self.granule;
-        let first_aligned = (self.start.next_multiple_of(align) - self.start) / self.granule;
+        let first_aligned = (self.base.next_multiple_of(align) - self.base) / self.granule;
         let mut first = first_aligned;
         while first + count <= self.granules {
             match (first..first + count).rev().find(|&g| self.is_used(g)) {
                 None => {
                     self.set(first, count, true);
                     self.used_count += count;
-                    return Ok((self.start + first * self.granule, count * self.granule));
+                    return Ok((self.base + first * self.granule, count * self.granule));
                 }
                 // Go on past the used granule, at the next aligned start.
                 Some(used) => {
@@ -193,7 +217,7 @@ impl Bitmap {
         if count == 0 {
             return;
         }
-        let first = (offset - self.start) / self.granule;
+        let first = (offset - self.base) / self.granule;
         debug_assert!(
             (first..first + count).all(|g| self.is_used(g)),
             "double free"
@@ -213,11 +237,35 @@ pub(crate) struct Allocator {
 unsafe impl Sync for Allocator {}
 
 impl Allocator {
+    #[cfg(not(all(loom, test)))]
     const fn new() -> Self {
         Self {
             locked: AtomicBool::new(false),
             bitmap: UnsafeCell::new(Bitmap::new()),
         }
+    }
+
+    #[cfg(all(loom, test))]
+    fn new() -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            bitmap: UnsafeCell::new(Bitmap::new()),
+        }
+    }
+
+    /// Runs `f` on the bitmap; the lock must be held.
+    #[cfg(not(all(loom, test)))]
+    fn locked_bitmap<R>(&self, f: impl FnOnce(&mut Bitmap) -> R) -> R {
+        // SAFETY: the lock is held, so this is the only reference.
+        f(unsafe { &mut *self.bitmap.get() })
+    }
+
+    /// Runs `f` on the bitmap; the lock must be held (loom checks it).
+    #[cfg(all(loom, test))]
+    fn locked_bitmap<R>(&self, f: impl FnOnce(&mut Bitmap) -> R) -> R {
+        // SAFETY: as above; loom fails the model if another thread's
+        // access to the cell is not ordered before this one.
+        self.bitmap.with_mut(|bitmap| f(unsafe { &mut *bitmap }))
     }
 
     /// Runs `f` on the bitmap, holding the lock with interrupts and
@@ -237,7 +285,15 @@ impl Allocator {
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            core::hint::spin_loop();
+            // Wait until it looks free before trying again: reads share the
+            // cache line, only the attempt takes it.
+            while self.locked.load(Ordering::Relaxed) {
+                #[cfg(not(all(loom, test)))]
+                core::hint::spin_loop();
+                // Loom explores a spinning thread only if it yields.
+                #[cfg(all(loom, test))]
+                loom::thread::yield_now();
+            }
         }
         // Released on the way out, a panic included (a double free
         // panics in debug builds), so that nothing spins on it forever.
@@ -248,12 +304,17 @@ impl Allocator {
             }
         }
         let _unlock = Unlock(&self.locked);
-        // SAFETY: the lock is held, so this is the only reference.
-        f(unsafe { &mut *self.bitmap.get() })
+        self.locked_bitmap(f)
     }
 }
 
+#[cfg(not(all(loom, test)))]
 pub(crate) static ALLOCATOR: Allocator = Allocator::new();
+// Loom's atomics are not `const`; its tests build allocators of their own.
+#[cfg(all(loom, test))]
+loom::lazy_static! {
+    pub(crate) static ref ALLOCATOR: Allocator = Allocator::new();
+}
 
 /// Where the dynamic region of an area with a `template`-byte template and
 /// a `stride`-byte stride lies: from `percpu_layout::dynamic_start` to the
@@ -281,7 +342,9 @@ pub fn percpu_dynamic_region() -> (usize, usize) {
     )
 }
 
-/// The region as last configured: start and usable size.
+/// The region as last configured: its start and size in every area, as
+/// the layout contract places it (the allocator may leave less than a
+/// granule unused at each end).
 static REGION: (AtomicUsize, AtomicUsize) = (AtomicUsize::new(0), AtomicUsize::new(0));
 
 /// Configures the bitmap and publishes the region.
@@ -289,10 +352,9 @@ fn configure(start: usize, size: usize, max_align: usize) -> bool {
     ALLOCATOR.with_unguarded(|bitmap| {
         let done = bitmap.configure(start, size, max_align);
         if done {
-            REGION.0.store(bitmap.start, Ordering::Release);
-            REGION
-                .1
-                .store(bitmap.granules * bitmap.granule, Ordering::Release);
+            let size = if bitmap.granules == 0 { 0 } else { size };
+            REGION.0.store(start, Ordering::Release);
+            REGION.1.store(size, Ordering::Release);
         }
         done
     })
@@ -388,15 +450,37 @@ mod tests {
         assert_eq!(bytes, 256);
     }
 
-    /// A long random alloc/free sequence against a model of the region:
-    /// ranges never overlap, stay inside and aligned, and an allocation
+    /// Steps of the random model test, per configuration: fewer under
+    /// Miri, which runs it some thousand times slower.
+    const STEPS: usize = if cfg!(miri) { 60 } else { 6_000 };
+
+    /// Where CPU `cpu`'s area starts in the model: every base is aligned to
+    /// the area alignment and no more (an odd multiple of it), so that an
+    /// offset aligned only relative to the region would show.
+    fn model_base(cpu: usize, stride: usize, area_align: usize) -> usize {
+        0x4000_0000 + area_align + cpu * stride
+    }
+
+    /// A long random alloc/free sequence against a model of the region, in
+    /// several layouts (region starts that are and are not a multiple of
+    /// the granule, granules from 16 to 512 bytes, area alignments 64 and
+    /// 256): every allocation's address is aligned in every CPU's area,
+    /// ranges never overlap and stay inside the region, and an allocation
     /// fails only when the model finds no aligned free run for it either.
     #[test]
     fn random_sequence_against_a_model() {
-        const SIZE: usize = 4096;
-        let mut b = Bitmap::new();
-        assert!(b.configure(64, SIZE, 64));
-        let mut live: Vec<(usize, usize)> = Vec::new();
+        const CPUS: usize = 4;
+        // (template size, dynamic bytes asked for, area alignment)
+        let layouts = [
+            (64, 4096, 64),
+            (16, 65_536, 64),
+            (48, 65_600, 64),
+            (208, 200_000, 64),
+            (16, 1 << 20, 64),
+            (80, 4096, 256),
+            (16, 300_000, 256),
+            (144, 2 << 20, 256),
+        ];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -404,49 +488,151 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let (mut allocs, mut fails) = (0, 0);
-        for _ in 0..50_000 {
-            if live.is_empty() || next() % 3 != 0 {
-                let size = [1, 8, 16, 24, 40, 64, 100, 256, 600][next() as usize % 9];
-                let align = [1, 8, 16, 32, 64][next() as usize % 5];
-                match b.alloc(layout(size, align)) {
-                    Ok((offset, bytes)) => {
-                        allocs += 1;
-                        assert_eq!(offset % align, 0);
-                        assert!(offset >= 64 && offset + bytes <= 64 + SIZE);
-                        assert!(bytes >= size);
-                        for &(o, n) in &live {
-                            assert!(offset + bytes <= o || o + n <= offset, "overlap");
+        for (template, dynamic, area_align) in layouts {
+            let start = percpu_layout::dynamic_start(template as u64) as usize;
+            let stride = percpu_layout::area_stride_with_dynamic(
+                template as u64,
+                dynamic as u64,
+                area_align as u64,
+            )
+            .unwrap() as usize;
+            let end = stride;
+            let mut b = Bitmap::new();
+            assert!(b.configure(start, stride - start, area_align));
+            // What the bitmap can hand out: the region less at most a
+            // granule at each end.
+            let g = b.granule;
+            let head = start.next_multiple_of(g.min(area_align));
+            let usable = (head, head + (end - head) / g * g);
+            assert!(usable.0 - start < g && end - usable.1 < g);
+            let mut live: Vec<(usize, usize)> = Vec::new();
+            let (mut allocs, mut fails) = (0, 0);
+            for _ in 0..STEPS {
+                if live.is_empty() || next() % 3 != 0 {
+                    // Sizes in proportion to the granule, so that every
+                    // layout fills up.
+                    let size = [0, 1, 8, 16, 24, 40, 64, 100, 192, 256, 600, 2000]
+                        [next() as usize % 12]
+                        * (g / MIN_GRANULE);
+                    let align = 1 << (next() % 9); // 1 ..= 256
+                    match b.alloc(layout(size, align)) {
+                        Ok((offset, bytes)) => {
+                            assert!(align <= area_align, "{align} > {area_align} allocated");
+                            for cpu in 0..CPUS {
+                                let addr = model_base(cpu, stride, area_align) + offset;
+                                assert_eq!(
+                                    addr % align,
+                                    0,
+                                    "{size}@{align} at offset {offset:#x} of a region at \
+                                     {start:#x}: CPU {cpu}'s copy is at {addr:#x}"
+                                );
+                            }
+                            assert!(offset >= start && offset + bytes <= end);
+                            assert!(bytes >= size);
+                            if bytes == 0 {
+                                continue;
+                            }
+                            allocs += 1;
+                            for &(o, n) in &live {
+                                assert!(offset + bytes <= o || o + n <= offset, "overlap");
+                            }
+                            live.push((offset, bytes));
                         }
-                        live.push((offset, bytes));
+                        Err(AllocError::AlignmentTooLarge { align: a, max }) => {
+                            assert_eq!((a, max), (align, area_align));
+                            assert!(align > area_align);
+                        }
+                        Err(AllocError::OutOfSpace { .. }) => {
+                            fails += 1;
+                            assert!(align <= area_align);
+                            // The model: does any free gap between the
+                            // live ranges hold an aligned start?
+                            let need = size.div_ceil(b.granule) * b.granule;
+                            live.sort_unstable();
+                            let mut from = usable.0;
+                            let mut fits = false;
+                            for &(o, n) in live.iter().chain([&(usable.1, 0)]) {
+                                let s = from.next_multiple_of(align);
+                                fits |= s + need <= o;
+                                from = from.max(o + n);
+                            }
+                            assert!(!fits, "failed although {size}@{align} fits");
+                        }
+                        Err(e) => panic!("{e}"),
                     }
-                    Err(AllocError::OutOfSpace { .. }) => {
-                        fails += 1;
-                        // The model: every aligned start that fits the region.
-                        let need = size.div_ceil(MIN_GRANULE) * MIN_GRANULE;
-                        let fits = (64..=64 + SIZE - need)
-                            .step_by(align.max(MIN_GRANULE))
-                            .any(|s| live.iter().all(|&(o, n)| s + need <= o || o + n <= s));
-                        assert!(!fits, "failed although {size}@{align} fits");
-                    }
-                    Err(e) => panic!("{e}"),
+                } else {
+                    let i = next() as usize % live.len();
+                    let (o, n) = live.swap_remove(i);
+                    b.free(o, n);
                 }
-            } else {
-                let i = next() as usize % live.len();
-                let (o, n) = live.swap_remove(i);
+                let used: usize = live.iter().map(|&(_, n)| n).sum();
+                assert_eq!(used, b.used_count * b.granule);
+            }
+            assert!(
+                cfg!(miri) || (allocs > STEPS / 3 && fails > 10),
+                "{allocs} allocations, {fails} failures for {dynamic} bytes"
+            );
+            for (o, n) in live.drain(..) {
                 b.free(o, n);
             }
-            let used: usize = live.iter().map(|&(_, n)| n).sum();
-            assert_eq!(used, b.used_count * b.granule);
+            // Everything freed: the whole usable region is one run again.
+            assert_eq!(
+                b.alloc(layout(usable.1 - usable.0, 1)),
+                Ok((usable.0, usable.1 - usable.0))
+            );
         }
-        assert!(
-            allocs > 10_000 && fails > 100,
-            "{allocs} allocations, {fails} failures"
-        );
-        for (o, n) in live.drain(..) {
-            b.free(o, n);
-        }
-        // Everything freed: the whole region is one run again.
-        assert!(b.alloc(layout(SIZE, 64)).is_ok());
+    }
+}
+
+/// The model checker: CPUs (loom threads) allocate and free at once, and
+/// loom runs every interleaving of their lock acquisitions, failing on any
+/// access to the bitmap that the lock does not order after the previous.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    extern crate std;
+    use super::*;
+    use loom::sync::Arc;
+    use std::vec::Vec;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn loom_concurrent_alloc_and_free() {
+        let mut model = loom::model::Builder::new();
+        // Every interleaving with up to 3 preemptions: each CPU's lock
+        // taken in every order relative to the other's critical sections.
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let alloc = Arc::new(Allocator::new());
+            alloc.with_unguarded(|b| assert!(b.configure(16, 160, 64)));
+            let others: Vec<_> = (0..1)
+                .map(|_| {
+                    let alloc = alloc.clone();
+                    loom::thread::spawn(move || {
+                        let a = alloc.with(|b| b.alloc(layout(24, 32))).unwrap();
+                        alloc.with(|b| b.free(a.0, a.1));
+                        alloc.with(|b| b.alloc(layout(16, 16))).unwrap()
+                    })
+                })
+                .collect();
+            let mine = alloc.with(|b| b.alloc(layout(40, 16))).unwrap();
+            let mut held: Vec<(usize, usize)> =
+                others.into_iter().map(|t| t.join().unwrap()).collect();
+            held.push(mine);
+            // What each CPU still holds is its own.
+            for (i, &(o, n)) in held.iter().enumerate() {
+                for &(p, m) in &held[i + 1..] {
+                    assert!(o + n <= p || p + m <= o, "overlap");
+                }
+            }
+            alloc.with(|b| {
+                for &(o, n) in &held {
+                    b.free(o, n);
+                }
+                assert_eq!(b.used_count, 0);
+            });
+        });
     }
 }

@@ -87,8 +87,10 @@ impl<T, L: Location> PerCpu<T, L> {
     /// disabled).
     #[inline(always)]
     pub unsafe fn current_ptr(&self) -> *const T {
-        // SAFETY: the caller's contract.
-        unsafe { self.location.current_addr() as *const T }
+        // SAFETY: the caller's contract. The address comes from the per-CPU
+        // register: the pointer takes the provenance the areas' memory
+        // exposed (the `as usize` casts that gave the register its value).
+        core::ptr::with_exposed_provenance(unsafe { self.location.current_addr() })
     }
 
     /// Reference to the current CPU's copy, with no guard.
@@ -168,7 +170,7 @@ impl<T, L: Location> PerCpu<T, L> {
     /// (debug builds check this and panic).
     #[inline]
     pub unsafe fn remote_ptr(&self, cpu_id: usize) -> *const T {
-        (crate::__priv::remote_area_base(cpu_id) + self.offset()) as *const T
+        core::ptr::with_exposed_provenance(crate::__priv::remote_area_base(cpu_id) + self.offset())
     }
 
     /// Reference to the copy of CPU `cpu_id`.

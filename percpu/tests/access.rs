@@ -308,6 +308,10 @@ fn areas_offsets_and_registers_agree() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "names a symbol the linker resolves: Miri has no linker"
+)]
 fn no_mangle_reaches_the_storage_symbol() {
     let _cpu = on_cpu(common::cpu_or_last(1));
     extern "C" {

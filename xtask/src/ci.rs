@@ -29,6 +29,8 @@ pub fn run() -> Result<()> {
     step("cargo clippy -D warnings", clippy)?;
     step("cargo doc -D warnings", doc)?;
     step("host tests", host_tests)?;
+    step("Miri (Stacked and Tree Borrows)", crate::miri::run)?;
+    step("model checker (loom)", crate::miri::loom)?;
     step(
         "percpu 0.4.0's own tests against ours",
         crate::dropin::suite_0_4,
@@ -181,10 +183,19 @@ fn host_tests() -> Result<()> {
     // Release builds drop the debug checks: the rest must hold without them.
     toolchain::run(cargo().args(["test", "-p", "percpu", "--release"]))?;
     // The area alignment comes from the script: render it with --align 256,
-    // with a variable aligned to 256 (`tests/init.rs`).
+    // with a variable aligned to 256 (`tests/init.rs`), and boxes and
+    // statics aligned up to 256 (`tests/alignment.rs`).
     toolchain::run(
         cargo()
-            .args(["test", "-p", "percpu", "--test", "init"])
+            .args([
+                "test",
+                "-p",
+                "percpu",
+                "--test",
+                "init",
+                "--test",
+                "alignment",
+            ])
             .env("PERCPU_TEST_AREA_ALIGN", "256"),
     )
 }

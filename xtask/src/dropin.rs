@@ -6,7 +6,7 @@
 //!   run against our crates with exactly its build script and linker
 //!   script; then our own test of a 0.4-style user-space script
 //!   (`xtask/legacy-host`).
-//! - [`semver`]: `cargo semver-checks` against the published 0.4.0 API.
+//! - [`crate::semver::run`]: `cargo semver-checks` against the published 0.4.0 API.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ mod ci;
 mod disasm;
 mod dropin;
 mod linkers;
+mod miri;
 mod msrv;
 mod semver;
 mod targets;
@@ -57,6 +58,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// `ci`'s undefined-behaviour steps alone: the host tests under Miri
+    /// (Stacked and Tree Borrows) and the loom model checks.
+    Miri,
     /// Print what a fresh machine needs (QEMU packages, rustup targets and
     /// components, the MSRV toolchain and GNU linkers of the link matrix),
     /// one `kind name [package]` line each, for `.ci/run`.
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ci => ci::run(),
         Command::Package => ci::package(),
+        Command::Miri => miri::run().and_then(|()| miri::loom()),
         Command::Msrv => msrv::check(),
         Command::Dropin => dropin::run(),
         Command::TestAllArches(args) => test_all_arches::run(args),

@@ -376,6 +376,7 @@ pub fn print_deps() {
     crate::msrv::print_deps();
     crate::linkers::print_deps();
     crate::semver::print_deps();
+    crate::miri::print_deps();
 }
 
 #[cfg(test)]

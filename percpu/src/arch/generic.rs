@@ -8,6 +8,12 @@
 //!
 //! Every function requires that `addr` is the current CPU's copy of a
 //! variable of type `T`, initialised, with no reference to it alive.
+//!
+//! An address becomes a pointer with the provenance the areas exposed:
+//! it comes from the per-CPU register, an integer.
+//!
+//! Under Miri, which runs no inline assembly, x86_64 (`sp-naive`) takes
+//! the portable atomic path too; other builds are unchanged.
 
 use crate::{PerCpuInteger, PerCpuPrimitive};
 
@@ -18,7 +24,7 @@ use crate::{PerCpuInteger, PerCpuPrimitive};
 #[inline(always)]
 pub unsafe fn load<T: PerCpuPrimitive>(addr: usize) -> T {
     // SAFETY: the caller's contract.
-    unsafe { (addr as *const T).read() }
+    unsafe { core::ptr::with_exposed_provenance::<T>(addr).read() }
 }
 
 /// Writes the copy at `addr`.
@@ -28,7 +34,7 @@ pub unsafe fn load<T: PerCpuPrimitive>(addr: usize) -> T {
 #[inline(always)]
 pub unsafe fn store<T: PerCpuPrimitive>(addr: usize, val: T) {
     // SAFETY: the caller's contract.
-    unsafe { (addr as *mut T).write(val) }
+    unsafe { core::ptr::with_exposed_provenance_mut::<T>(addr).write(val) }
 }
 
 /// One local atomic operation of the width of `$t` on the copy at `$addr`:
@@ -36,7 +42,7 @@ pub unsafe fn store<T: PerCpuPrimitive>(addr: usize, val: T) {
 /// value in the atomic's integer type. Widths with no atomic instruction on
 /// the target (64 bits on riscv32) run the plain sequence with local
 /// interrupts off instead.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 macro_rules! local_atomic {
     ($t:ty, $addr:expr, |$a:ident, $int:ident| $body:expr, $plain:expr) => {{
         use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU8};
@@ -59,7 +65,7 @@ macro_rules! local_atomic {
         // SAFETY: the caller's contract: `addr` is this CPU's copy of a
         // `$t`, an integer of this width and alignment, that is only ever
         // accessed whole; the atomic is the only access while it lives.
-        let $a = unsafe { $atomic::from_ptr($addr as *mut $i) };
+        let $a = unsafe { $atomic::from_ptr(core::ptr::with_exposed_provenance_mut::<$i>($addr)) };
         type $int = $i;
         let old: $i = $body;
         // SAFETY: `$t` is an integer of the same size: any bits are valid.
@@ -68,7 +74,7 @@ macro_rules! local_atomic {
 }
 
 /// `$v` (a `T`) as the same-width unsigned integer `$int`.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 macro_rules! bits {
     ($v:expr, $int:ty) => {
         // SAFETY: `T` is an integer of the same size as `$int`.
@@ -84,7 +90,7 @@ macro_rules! bits {
 ///
 /// # Safety
 /// See the module.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
 pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
     use crate::primitive::ops;
@@ -104,7 +110,7 @@ pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
         },
         // SAFETY: the caller's contract; interrupts are off.
         unsafe {
-            let ptr = addr as *mut T;
+            let ptr = core::ptr::with_exposed_provenance_mut::<T>(addr);
             let old = ptr.read();
             ptr.write(old.__apply::<OP>(val));
             old
@@ -116,7 +122,7 @@ pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
 ///
 /// # Safety
 /// See the module.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
 pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
     use core::sync::atomic::Ordering::Relaxed;
@@ -125,7 +131,7 @@ pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
         addr,
         |a, Int| a.swap(bits!(val, Int), Relaxed),
         // SAFETY: the caller's contract; interrupts are off.
-        unsafe { core::ptr::replace(addr as *mut T, val) }
+        unsafe { core::ptr::replace(core::ptr::with_exposed_provenance_mut::<T>(addr), val) }
     )
 }
 
@@ -134,7 +140,7 @@ pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
 ///
 /// # Safety
 /// See the module.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
 pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
     use core::sync::atomic::Ordering::Relaxed;
@@ -145,14 +151,14 @@ pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
             Ok(v) | Err(v) => v,
         },
         // SAFETY: the caller's contract; interrupts are off.
-        unsafe { plain_cmpxchg(addr as *mut T, old, new) }
+        unsafe { plain_cmpxchg(core::ptr::with_exposed_provenance_mut::<T>(addr), old, new) }
     )
 }
 
 /// `{op} <size> ptr [{p}], {v}` for the operation code `{op}`, picked at
 /// assembly time: one x86 instruction on memory, with no `lock` (only this
 /// CPU touches its copy), which an interrupt cannot split.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 macro_rules! x86_rmw {
     ($size:literal, $v:literal) => {
         concat!(
@@ -186,7 +192,7 @@ macro_rules! x86_rmw {
 ///
 /// # Safety
 /// See the module.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[inline(always)]
 pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
     use core::arch::asm;
@@ -215,7 +221,7 @@ pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
 ///
 /// # Safety
 /// See the module.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[inline(always)]
 pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
     use core::arch::asm;
@@ -245,7 +251,7 @@ pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
 ///
 /// # Safety
 /// See the module.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[inline(always)]
 pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
     use core::arch::asm;
@@ -276,7 +282,7 @@ pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
 /// # Safety
 /// `ptr` is valid for reads and writes of a `T` that nothing else accesses
 /// meanwhile.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[allow(dead_code)]
 #[inline(always)]
 unsafe fn plain_cmpxchg<T: PerCpuInteger>(ptr: *mut T, old: T, new: T) -> T {
