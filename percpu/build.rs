@@ -17,7 +17,12 @@ const HOST_TEST_DYNAMIC: u64 = 16 * 1024;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(percpu_non_zero_vma)");
-    println!("cargo::rustc-check-cfg=cfg(percpu_fused_access)");
+    println!(
+        "cargo::rustc-check-cfg=cfg(percpu_arch, values(\"x86_64\", \"aarch64\", \"riscv\", \"loongarch64\", \"armv7\", \"naive\", \"none\"))"
+    );
+    println!(
+        "cargo::rustc-check-cfg=cfg(percpu_access, values(\"segment\", \"folded\", \"pointer\", \"naive\"))"
+    );
     println!("cargo::rustc-check-cfg=cfg(percpu_test_wide_areas)");
     println!("cargo:rerun-if-env-changed=PERCPU_TEST_AREA_ALIGN");
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -29,15 +34,14 @@ fn main() {
     if non_zero_vma {
         println!("cargo:rustc-cfg=percpu_non_zero_vma");
     }
-    // Targets whose loads, stores and read-modify-writes are one asm block
-    // with the symbol folded into the instruction (`src/arch/<arch>.rs`);
-    // the others go through a pointer (`src/arch/generic.rs`).
-    let fused = !sp_naive
-        && (target_arch == "x86_64"
-            || (!non_zero_vma
-                && ["riscv32", "riscv64", "loongarch64"].contains(&target_arch.as_str())));
-    if fused {
-        println!("cargo:rustc-cfg=percpu_fused_access");
+    // The two decisions `src/arch/` reads, made here and nowhere else.
+    match arch_and_access(&target_arch, sp_naive, non_zero_vma) {
+        Some((file, access)) => {
+            println!("cargo:rustc-cfg=percpu_arch=\"{file}\"");
+            println!("cargo:rustc-cfg=percpu_access=\"{access}\"");
+        }
+        // `src/arch/mod.rs` stops the build with the supported list.
+        None => println!("cargo:rustc-cfg=percpu_arch=\"none\""),
     }
     if target_os != "linux" || target_arch != "x86_64" || sp_naive {
         return;
@@ -63,4 +67,43 @@ fn main() {
     for kind in ["tests", "benches"] {
         println!("cargo:rustc-link-arg-{kind}=-Wl,-T,{}", path.display());
     }
+}
+
+/// The file of `src/arch/` that implements the architecture contract for
+/// `target_arch` (named by `percpu_layout`'s `Arch::name`; `riscv` is the
+/// file both RISC-V architectures share), and the access family of the
+/// `Location` accesses:
+///
+/// - `segment`: x86_64, every access one `gs:`-relative instruction;
+/// - `folded`: RISC-V and LoongArch64 with `.percpu` at VMA 0, a static's
+///   load and store one `asm!` block with its symbol in the instruction
+///   (`src/arch/load_store.rs`);
+/// - `pointer`: the rest (AArch64, ARMv7, RISC-V and LoongArch64 at a
+///   non-zero VMA), register + offset and an ordinary access
+///   (`src/arch/generic.rs`);
+/// - `naive`: `sp-naive`, no register (`src/arch/naive.rs`).
+///
+/// `None` for an architecture percpu has no file for.
+fn arch_and_access(
+    target_arch: &str,
+    sp_naive: bool,
+    non_zero_vma: bool,
+) -> Option<(&'static str, &'static str)> {
+    if sp_naive {
+        return Some(("naive", "naive"));
+    }
+    let (file, folds_symbol) = match target_arch {
+        "x86_64" => return Some(("x86_64", "segment")),
+        "aarch64" => ("aarch64", false),
+        "riscv32" | "riscv64" => ("riscv", true),
+        "loongarch64" => ("loongarch64", true),
+        "arm" => ("armv7", false),
+        _ => return None,
+    };
+    let access = if folds_symbol && !non_zero_vma {
+        "folded"
+    } else {
+        "pointer"
+    };
+    Some((file, access))
 }

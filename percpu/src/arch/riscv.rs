@@ -10,37 +10,39 @@
 
 use core::arch::asm;
 
-#[inline]
-pub fn read_percpu_reg() -> usize {
-    let base: usize;
-    // SAFETY: copies a register. Not `pure`: it differs per CPU.
-    unsafe { asm!("mv {}, gp", out(reg) base, options(nomem, nostack, preserves_flags)) };
-    base
+/// The architecture (`super::Arch`).
+pub(crate) struct Target;
+
+impl super::Arch for Target {
+    #[inline]
+    fn read_percpu_reg() -> usize {
+        let base: usize;
+        // SAFETY: copies a register. Not `pure`: it differs per CPU.
+        unsafe { asm!("mv {}, gp", out(reg) base, options(nomem, nostack, preserves_flags)) };
+        base
+    }
+
+    #[inline]
+    unsafe fn write_percpu_reg(base: usize) {
+        // SAFETY: the caller provides an initialised area.
+        unsafe { asm!("mv gp, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
+    }
+
+    /// `gp` plus `offset` in one `add`: the address of a run-time offset.
+    #[inline(always)]
+    fn register_plus(offset: usize) -> usize {
+        let addr: usize;
+        // SAFETY: arithmetic on a register. Not `pure`: `gp` differs per CPU.
+        unsafe {
+            asm!("add {0}, {1}, gp", out(reg) addr, in(reg) offset, options(nomem, nostack, preserves_flags))
+        };
+        addr
+    }
 }
 
-/// # Safety
-/// See `percpu::write_percpu_reg`.
-#[inline]
-pub unsafe fn write_percpu_reg(base: usize) {
-    // SAFETY: the caller provides an initialised area.
-    unsafe { asm!("mv gp, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
-}
-
-/// `gp` plus `offset` in one `add`: the address of a run-time offset.
-#[inline(always)]
-pub fn register_plus(offset: usize) -> usize {
-    let addr: usize;
-    // SAFETY: arithmetic on a register. Not `pure`: `gp` differs per CPU.
-    unsafe {
-        asm!("add {0}, {1}, gp", out(reg) addr, in(reg) offset, options(nomem, nostack, preserves_flags))
-    };
-    addr
-}
-
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_symbol_vma {
+macro_rules! __percpu_symbol_imm {
     ($sym:path) => {
         $crate::__percpu_asm_usize!($sym;
             "lui {0}, %hi({1})", "addi {0}, {0}, %lo({1})";
@@ -48,27 +50,19 @@ macro_rules! __percpu_symbol_vma {
     };
 }
 
-/// A static's location at VMA 0: the address in three instructions, and
-/// the fused accesses of `load_store.rs`.
-#[cfg(not(percpu_non_zero_vma))]
+/// A static's address on this CPU, in three instructions.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_static_accesses {
+macro_rules! __percpu_current_addr {
     ($sym:path) => {
-        #[inline(always)]
-        unsafe fn current_addr(&self) -> usize {
-            $crate::__percpu_asm_usize!($sym;
-                "lui {0}, %hi({1})", "add {0}, {0}, gp", "addi {0}, {0}, %lo({1})";
-                nomem, nostack, preserves_flags)
-        }
-
-        $crate::__percpu_load_store_accesses!($sym);
+        $crate::__percpu_asm_usize!($sym;
+            "lui {0}, %hi({1})", "add {0}, {0}, gp", "addi {0}, {0}, %lo({1})";
+            nomem, nostack, preserves_flags)
     };
 }
 
 /// The address of a fused access: `{t}` = `gp` + the offset's upper bits;
 /// the access then takes `%lo({s})({t})`.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_addr_asm {
@@ -87,7 +81,6 @@ macro_rules! __percpu_addr_asm {
 /// The instructions of `load_store.rs`'s fused accesses. `lbu`/`lhu`
 /// zero-extend, `lw` sign-extends; `add`, `sub`, `and`, `or` and `xor` are
 /// RISC-V's own mnemonics.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_insn {

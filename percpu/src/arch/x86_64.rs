@@ -13,20 +13,23 @@ use core::arch::asm;
 #[percpu_macros::def_percpu]
 pub static SELF_PTR: usize = 0;
 
-#[inline]
-pub fn read_percpu_reg() -> usize {
-    // SAFETY: a `gs:` load; `GS_BASE` was set by `write_percpu_reg`.
-    unsafe { SELF_PTR.read_current_raw() }
-}
+/// The architecture (`super::Arch`).
+pub(crate) struct Target;
 
-/// # Safety
-/// See `percpu::write_percpu_reg`.
-#[inline]
-pub unsafe fn write_percpu_reg(base: usize) {
-    // SAFETY: the caller provides an initialised area.
-    unsafe {
-        set_gs_base(base);
-        SELF_PTR.write_current_raw(base);
+impl super::Arch for Target {
+    #[inline]
+    fn read_percpu_reg() -> usize {
+        // SAFETY: a `gs:` load; `GS_BASE` was set by `write_percpu_reg`.
+        unsafe { SELF_PTR.read_current_raw() }
+    }
+
+    #[inline]
+    unsafe fn write_percpu_reg(base: usize) {
+        // SAFETY: the caller provides an initialised area.
+        unsafe {
+            set_gs_base(base);
+            SELF_PTR.write_current_raw(base);
+        }
     }
 }
 
@@ -70,10 +73,9 @@ unsafe fn set_gs_base(base: usize) {
 
 /// The link-time value of a symbol: its VMA, which is its offset in an area
 /// because `.percpu` is linked at 0. `mov r32, imm32` zero-extends (4 GiB).
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_symbol_vma {
+macro_rules! __percpu_symbol_imm {
     ($sym:path) => {
         $crate::__percpu_asm_usize!($sym; "mov {0:e}, offset {1}"; pure, nomem, nostack, preserves_flags)
     };
@@ -242,7 +244,7 @@ macro_rules! offset_accesses {
         #[inline(always)]
         unsafe fn current_addr(&self) -> usize {
             // SAFETY: a `gs:` load of `SELF_PTR` and an add.
-            unsafe { $crate::arch::self_ptr_plus(self.offset()) }
+            unsafe { $crate::arch::cpu::self_ptr_plus(self.offset()) }
         }
 
         $crate::__percpu_x86_accesses!((reg));
@@ -272,10 +274,9 @@ pub unsafe fn self_ptr_plus(offset: usize) -> usize {
 
 /// A static's location at VMA 0: every access names the symbol, and the
 /// address is `SELF_PTR` then the offset in one `lea`.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_static_accesses {
+macro_rules! __percpu_segment_static_accesses {
     ($sym:path) => {
         #[inline(always)]
         unsafe fn current_addr(&self) -> usize {
@@ -297,13 +298,4 @@ macro_rules! __percpu_static_accesses {
 
         $crate::__percpu_x86_accesses!((sym $sym));
     };
-}
-
-/// Not at VMA 0 the symbol is no displacement: the defaults, with the
-/// computed offset in a register.
-#[cfg(percpu_non_zero_vma)]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_static_accesses {
-    ($sym:path) => {};
 }
