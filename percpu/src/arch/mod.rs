@@ -1,50 +1,59 @@
 //! The architecture layer: the per-CPU register and the instruction
 //! sequences of the current-CPU accesses.
 //!
-//! # The contract
+//! # Two decisions, made once
 //!
-//! `build.rs` makes the two decisions this module reads, from the target
-//! and the features, and nothing else here looks at `target_arch`:
+//! `build.rs` (`arch_and_access`) decides, from the target and the
+//! features, and nothing in this directory looks at `target_arch` again:
 //!
 //! - `percpu_arch`: the one file that implements the contract below, named
-//!   by `percpu_layout`'s `Arch::name` (`x86_64.rs`, `aarch64.rs`,
-//!   `loongarch64.rs`, `armv7.rs`); `riscv.rs` serves both RISC-V
-//!   architectures, and `naive.rs` stands in for all with `sp-naive`.
-//! - `percpu_access`: the access family, which picks the `Location`
-//!   accesses below (`OpGuard`, `offset_accesses!`,
-//!   `__percpu_static_accesses!`):
-//!   - `segment` (x86_64): every access is one `gs:`-relative instruction,
-//!     which no interrupt can split, so the operations take no guard;
-//!   - `folded` (RISC-V, LoongArch64, `.percpu` at VMA 0): a static's load
-//!     and store are one `asm!` block with its symbol folded into the
-//!     instruction (`load_store.rs`);
-//!   - `pointer` (the rest): register + offset, then an ordinary access
-//!     and, for the read-modify-write set, a local atomic
-//!     (`generic.rs`);
-//!   - `naive` (`sp-naive`): no register; a static is a plain global.
+//!   by `percpu_layout`'s `Arch::name`: `x86_64.rs`, `aarch64.rs`,
+//!   `loongarch64.rs`, `armv7.rs`, and `riscv.rs`, which the two RISC-V
+//!   architectures share (a family, not an architecture); `naive.rs` stands
+//!   in for all of them with `sp-naive`.
+//! - `percpu_access`: the access family, from which this module alone picks
+//!   the guard of the operations (`OpGuard`), the `Location` defaults for a
+//!   run-time offset (`offset_accesses!`) and a static's overrides
+//!   (`__percpu_static_accesses!`):
 //!
-//! An architecture file provides, whatever its family:
+//! | family | who | run-time offset | a static at VMA 0 | `OpGuard` |
+//! |---|---|---|---|---|
+//! | `segment` | x86_64 | one `gs:` instruction | the symbol as its displacement | none |
+//! | `folded` | RISC-V, LoongArch64 at VMA 0 | pointer path | load and store in one `asm!` with the symbol (`load_store.rs`) | no preemption |
+//! | `pointer` | AArch64, ARMv7, RISC-V and LoongArch64 not at VMA 0 | pointer path | pointer path | no preemption |
+//! | `naive` | `sp-naive` | a plain access (register 0) | the same | no preemption |
 //!
-//! 1. `pub(crate) struct Target`, implementing [`Arch`]: reading and
-//!    writing the per-CPU register, and (if it beats reading the register
-//!    and adding) the register plus an offset;
-//! 2. `__percpu_symbol_imm!(sym)`, `#[macro_export]`: the symbol's
-//!    link-time value as an immediate, one `asm!` block through
-//!    `__percpu_asm_usize!`. With `.percpu` at VMA 0 it is the offset;
-//!    elsewhere it is not used (a symbol's VMA is then its address).
+//! The pointer path (`location.rs`, `generic.rs`) adds the offset to the
+//! register (`Arch::register_plus`), then loads or stores, and runs the
+//! read-modify-write set as a relaxed atomic on the current CPU's copy.
 //!
-//! (`naive.rs` provides only `Target`.) And, for its family:
+//! # The contract: what an architecture file provides
 //!
-//! - `segment`: `offset_accesses!` (every `Location` access for a run-time
-//!   offset), `__percpu_segment_static_accesses!` (the overrides naming a
-//!   static's symbol, at VMA 0) and `__PERCPU_SELF_PTR`;
-//! - `folded`: `__percpu_current_addr!(sym)` (the static's address on this
-//!   CPU, one `asm!` block), `__percpu_addr_asm!` and `__percpu_insn!` (see
-//!   `load_store.rs`).
+//! 1. `pub(crate) struct Target` implementing [`Arch`]: read and write the
+//!    per-CPU register; override `register_plus` where the register plus an
+//!    offset beats reading it and adding.
+//! 2. `__percpu_symbol_imm!(sym)` (`#[macro_export]`, `#[doc(hidden)]`): a
+//!    symbol's link-time value as an immediate, one `asm!` block through
+//!    `__percpu_asm_usize!`. With `.percpu` at VMA 0 it is the symbol's
+//!    offset in an area; at a non-zero VMA it goes unused.
+//! 3. For `folded` only: `__percpu_current_addr!(sym)` (a static's address
+//!    on this CPU, one `asm!` block), `__percpu_addr_asm!` and
+//!    `__percpu_insn!` (`load_store.rs` says what they take).
+//! 4. For `segment` only (x86_64 has it): `offset_accesses!` (every
+//!    `Location` access for a run-time offset),
+//!    `__percpu_segment_static_accesses!(sym)` and the `SELF_PTR` static.
 //!
-//! A missing piece stops percpu's own build with its name: `Arch`'s items
-//! through the trait, the macros through [`probe`], which expands them all
-//! once.
+//! `naive.rs` provides only item 1. A missing piece stops percpu's own
+//! build with the piece's name: the trait's items through the trait, the
+//! macros through `probe` below, which expands each of them once.
+//!
+//! # Adding an architecture
+//!
+//! Its arm in `build.rs`'s `arch_and_access` (the file, and `folded` or
+//! `pointer`) and its file name in the `percpu_arch` check-cfg values; the
+//! two `#[cfg(percpu_arch = ...)]` lines below that declare its file and use
+//! it as `cpu`; the file. `docs/porting.md` lists the rest of the
+//! repository's files.
 
 pub mod generic;
 
@@ -53,8 +62,8 @@ mod load_store;
 
 #[cfg(percpu_arch = "none")]
 compile_error!(
-    "percpu supports x86_64, aarch64, riscv32, riscv64, loongarch64 and arm; \
-     elsewhere enable the `sp-naive` feature"
+    "percpu has no architecture file for this target (percpu/build.rs, \
+     `arch_and_access`; docs/porting.md); enable the `sp-naive` feature instead"
 );
 
 // The file that implements the contract for this target (`percpu_arch`),
