@@ -18,7 +18,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(percpu_non_zero_vma)");
     println!(
-        "cargo::rustc-check-cfg=cfg(percpu_arch, values(\"x86_64\", \"aarch64\", \"riscv\", \"loongarch64\", \"armv7\", \"naive\", \"none\"))"
+        "cargo::rustc-check-cfg=cfg(percpu_arch, values(\"x86_64\", \"aarch64\", \"riscv\", \"loongarch64\", \"armv7\", \"none\"))"
     );
     println!(
         "cargo::rustc-check-cfg=cfg(percpu_access, values(\"segment\", \"folded\", \"pointer\", \"naive\"))"
@@ -35,13 +35,11 @@ fn main() {
         println!("cargo:rustc-cfg=percpu_non_zero_vma");
     }
     // The two decisions `src/arch/` reads, made here and nowhere else.
-    match arch_and_access(&target_arch, sp_naive, non_zero_vma) {
-        Some((file, access)) => {
-            println!("cargo:rustc-cfg=percpu_arch=\"{file}\"");
-            println!("cargo:rustc-cfg=percpu_access=\"{access}\"");
-        }
-        // `src/arch/mod.rs` stops the build with the supported list.
-        None => println!("cargo:rustc-cfg=percpu_arch=\"none\""),
+    let (file, access) = arch_and_access(&target_arch, sp_naive, non_zero_vma);
+    println!("cargo:rustc-cfg=percpu_arch=\"{file}\"");
+    // None: no file and no `sp-naive`; `src/arch/mod.rs` stops the build.
+    if let Some(access) = access {
+        println!("cargo:rustc-cfg=percpu_access=\"{access}\"");
     }
     if target_os != "linux" || target_arch != "x86_64" || sp_naive {
         return;
@@ -71,8 +69,8 @@ fn main() {
 
 /// The file of `src/arch/` that implements the architecture contract for
 /// `target_arch` (named by `percpu_layout`'s `Arch::name`; `riscv` is the
-/// file both RISC-V architectures share), and the access family of the
-/// `Location` accesses:
+/// file both RISC-V architectures share; `none` if percpu has none), and
+/// the access family of the `Location` accesses:
 ///
 /// - `segment`: x86_64, every access one `gs:`-relative instruction;
 /// - `folded`: RISC-V and LoongArch64 with `.percpu` at VMA 0, a static's
@@ -81,29 +79,32 @@ fn main() {
 /// - `pointer`: the rest (AArch64, ARMv7, RISC-V and LoongArch64 at a
 ///   non-zero VMA), register + offset and an ordinary access
 ///   (`src/arch/generic.rs`);
-/// - `naive`: `sp-naive`, no register (`src/arch/naive.rs`).
+/// - `naive`: `sp-naive` on any architecture, no register
+///   (`src/arch/naive.rs`); the architecture's file, if any, still gives
+///   the instructions the pointer path uses.
 ///
-/// `None` for an architecture percpu has no file for.
+/// No family for an architecture without a file, unless `sp-naive`.
 fn arch_and_access(
     target_arch: &str,
     sp_naive: bool,
     non_zero_vma: bool,
-) -> Option<(&'static str, &'static str)> {
-    if sp_naive {
-        return Some(("naive", "naive"));
-    }
-    let (file, folds_symbol) = match target_arch {
-        "x86_64" => return Some(("x86_64", "segment")),
-        "aarch64" => ("aarch64", false),
-        "riscv32" | "riscv64" => ("riscv", true),
-        "loongarch64" => ("loongarch64", true),
-        "arm" => ("armv7", false),
-        _ => return None,
+) -> (&'static str, Option<&'static str>) {
+    let (file, family) = match target_arch {
+        "x86_64" => ("x86_64", "segment"),
+        "aarch64" => ("aarch64", "pointer"),
+        "riscv32" | "riscv64" => ("riscv", "folded"),
+        "loongarch64" => ("loongarch64", "folded"),
+        "arm" => ("armv7", "pointer"),
+        _ => ("none", "pointer"),
     };
-    let access = if folds_symbol && !non_zero_vma {
-        "folded"
+    let access = if sp_naive {
+        Some("naive")
+    } else if file == "none" {
+        None
+    } else if family == "folded" && non_zero_vma {
+        Some("pointer")
     } else {
-        "pointer"
+        Some(family)
     };
-    Some((file, access))
+    (file, access)
 }

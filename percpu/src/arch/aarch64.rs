@@ -40,6 +40,8 @@ impl super::Arch for Target {
             asm!(concat!("msr ", tpidr!(), ", {}"), in(reg) base, options(nostack, preserves_flags))
         };
     }
+
+    type IrqSave = kernel_guard::IrqSave;
 }
 
 /// `movz` + `movk` of the symbol's low 32 bits. The `abs_g1` relocation

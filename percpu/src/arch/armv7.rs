@@ -26,6 +26,8 @@ impl super::Arch for Target {
             asm!("mcr p15, 0, {}, c13, c0, 4", in(reg) base, options(nostack, preserves_flags))
         };
     }
+
+    type IrqSave = kernel_guard::IrqSave;
 }
 
 /// `movw` + `movt`: the whole 32-bit address space.

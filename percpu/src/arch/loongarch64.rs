@@ -23,6 +23,8 @@ impl super::Arch for Target {
         // SAFETY: the caller provides an initialised area.
         unsafe { asm!("move $r21, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
     }
+
+    type IrqSave = kernel_guard::IrqSave;
 }
 
 #[doc(hidden)]

@@ -57,10 +57,12 @@
 
 pub mod generic;
 
+use crate::PerCpuInteger;
+
 #[cfg(percpu_access = "folded")]
 mod load_store;
 
-#[cfg(percpu_arch = "none")]
+#[cfg(all(percpu_arch = "none", not(percpu_access = "naive")))]
 compile_error!(
     "percpu has no architecture file for this target (percpu/build.rs, \
      `arch_and_access`; docs/porting.md); enable the `sp-naive` feature instead"
@@ -88,10 +90,23 @@ pub(crate) use loongarch64 as cpu;
 pub(crate) mod armv7;
 #[cfg(percpu_arch = "armv7")]
 pub(crate) use armv7 as cpu;
-#[cfg(percpu_arch = "naive")]
-pub(crate) mod naive;
-#[cfg(percpu_arch = "naive")]
-pub(crate) use naive as cpu;
+#[cfg(percpu_access = "naive")]
+mod naive;
+
+// Whose register the accesses use: the architecture's, or with `sp-naive`
+// none (the register reads 0).
+#[cfg(not(percpu_access = "naive"))]
+use cpu::Target as Register;
+#[cfg(percpu_access = "naive")]
+use naive::Target as Register;
+
+// Whose instructions the pointer path uses (the read-modify-write set, the
+// interrupt mask): the architecture's, whatever the family, or the
+// defaults where percpu has no file for it (`sp-naive` only).
+#[cfg(not(percpu_arch = "none"))]
+pub(crate) use cpu::Target as Instructions;
+#[cfg(percpu_arch = "none")]
+pub(crate) use naive::Target as Instructions;
 
 /// What every architecture file implements, for its `Target`.
 pub(crate) trait Arch {
@@ -114,12 +129,66 @@ pub(crate) trait Arch {
     fn register_plus(offset: usize) -> usize {
         Self::read_percpu_reg() + offset
     }
+
+    /// Masks local interrupts while it lives: `kernel_guard::IrqSave`, or
+    /// the architecture's own mask where that one does not fit.
+    type IrqSave: IrqMask;
+
+    /// `copy = copy OP val` at `addr`, the current CPU's copy, in one step
+    /// that an interrupt handler on this CPU cannot split: by default a
+    /// relaxed atomic ([`generic::atomic_rmw`]).
+    ///
+    /// # Safety
+    /// As for the functions of [`generic`].
+    #[inline(always)]
+    unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
+        // SAFETY: the caller's contract.
+        unsafe { generic::atomic_rmw::<T, OP>(addr, val) }
+    }
+
+    /// Replaces the copy at `addr`, returning the old value; by default one
+    /// atomic swap.
+    ///
+    /// # Safety
+    /// As for the functions of [`generic`].
+    #[inline(always)]
+    unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
+        // SAFETY: the caller's contract.
+        unsafe { generic::atomic_xchg(addr, val) }
+    }
+
+    /// Stores `new` at `addr` if the copy equals `old`; returns the value
+    /// it had. By default one atomic compare-and-exchange.
+    ///
+    /// # Safety
+    /// As for the functions of [`generic`].
+    #[inline(always)]
+    unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
+        // SAFETY: the caller's contract.
+        unsafe { generic::atomic_cmpxchg(addr, old, new) }
+    }
 }
+
+/// An interrupt mask: masks local interrupts from `new` until dropped.
+pub(crate) trait IrqMask {
+    /// Masks local interrupts, remembering whether they were enabled.
+    fn new() -> Self;
+}
+
+impl IrqMask for kernel_guard::IrqSave {
+    #[inline(always)]
+    fn new() -> Self {
+        kernel_guard::IrqSave::new()
+    }
+}
+
+/// The interrupt mask of [`crate::guard::IrqSave`].
+pub(crate) type LocalIrqSave = <Instructions as Arch>::IrqSave;
 
 /// This CPU's per-CPU register.
 #[inline(always)]
 pub fn read_percpu_reg() -> usize {
-    <cpu::Target as Arch>::read_percpu_reg()
+    <Register as Arch>::read_percpu_reg()
 }
 
 /// Sets this CPU's per-CPU register.
@@ -129,14 +198,14 @@ pub fn read_percpu_reg() -> usize {
 #[inline(always)]
 pub unsafe fn write_percpu_reg(base: usize) {
     // SAFETY: the caller's contract.
-    unsafe { <cpu::Target as Arch>::write_percpu_reg(base) }
+    unsafe { <Register as Arch>::write_percpu_reg(base) }
 }
 
 /// The per-CPU register plus `offset`.
 #[allow(dead_code)]
 #[inline(always)]
 pub fn register_plus(offset: usize) -> usize {
-    <cpu::Target as Arch>::register_plus(offset)
+    <Register as Arch>::register_plus(offset)
 }
 
 /// The guard of the primitive operations: none where they are a single

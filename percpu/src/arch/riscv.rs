@@ -38,6 +38,50 @@ impl super::Arch for Target {
         };
         addr
     }
+
+    #[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+    type IrqSave = MachineIrqSave;
+    #[cfg(not(all(feature = "riscv-m-mode", target_os = "none")))]
+    type IrqSave = kernel_guard::IrqSave;
+}
+
+/// With `riscv-m-mode` on bare metal, the interrupt mask is `mstatus.MIE`:
+/// machine-mode kernels and firmware have no `sstatus.SIE` to clear.
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+pub(crate) struct MachineIrqSave {
+    /// `mstatus.MIE` as it was (bit 3), to restore on drop.
+    mie: usize,
+}
+
+/// `mstatus.MIE`: machine-mode interrupts enabled.
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+const MSTATUS_MIE: usize = 1 << 3;
+
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+impl super::IrqMask for MachineIrqSave {
+    #[inline(always)]
+    fn new() -> Self {
+        let old: usize;
+        // SAFETY: clears `mstatus.MIE` and returns the old `mstatus`:
+        // machine-mode interrupts stay pending until `drop` restores it.
+        // Not `nomem`: the accesses it protects must stay inside.
+        unsafe {
+            asm!("csrrci {}, mstatus, {}", out(reg) old, const MSTATUS_MIE,
+                options(nostack, preserves_flags))
+        };
+        Self {
+            mie: old & MSTATUS_MIE,
+        }
+    }
+}
+
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+impl Drop for MachineIrqSave {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: sets `mstatus.MIE` again if `new` found it set.
+        unsafe { asm!("csrs mstatus, {}", in(reg) self.mie, options(nostack, preserves_flags)) };
+    }
 }
 
 #[doc(hidden)]

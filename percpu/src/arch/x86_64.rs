@@ -7,11 +7,43 @@
 //! Reading `GS_BASE` itself takes `rdmsr` or `rdgsbase` (not always
 //! enabled), so each area also holds its own address in `SELF_PTR`.
 
+use crate::PerCpuInteger;
 use core::arch::asm;
 
 /// This CPU's area base, for `read_percpu_reg` and `current_ptr`.
 #[percpu_macros::def_percpu]
 pub static SELF_PTR: usize = 0;
+
+/// `{op} <size> ptr [{p}], {v}` for the operation code `{op}`, picked at
+/// assembly time: one x86 instruction on memory, with no `lock` (only this
+/// CPU touches its copy), which an interrupt cannot split.
+macro_rules! x86_rmw {
+    ($size:literal, $v:literal) => {
+        concat!(
+            ".if {op} == 0\nadd ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.elseif {op} == 1\nsub ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.elseif {op} == 2\nand ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.elseif {op} == 3\nor ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.else\nxor ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.endif"
+        )
+    };
+}
 
 /// The architecture (`super::Arch`).
 pub(crate) struct Target;
@@ -29,6 +61,96 @@ impl super::Arch for Target {
         unsafe {
             set_gs_base(base);
             SELF_PTR.write_current_raw(base);
+        }
+    }
+
+    type IrqSave = kernel_guard::IrqSave;
+
+    /// `copy = copy OP val` in one instruction on memory: the pointer path,
+    /// which x86_64 takes with `sp-naive` only (everywhere else it is one
+    /// `gs:` instruction).
+    ///
+    /// # Safety
+    /// See `generic`.
+    #[inline(always)]
+    unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
+        use core::arch::asm;
+        let v = val.__to_reg();
+        // SAFETY: the caller's contract: one access of `T`'s width at `addr`.
+        unsafe {
+            match core::mem::size_of::<T>() {
+                1 => {
+                    asm!(x86_rmw!("byte", "{v:l}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+                2 => {
+                    asm!(x86_rmw!("word", "{v:x}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+                4 => {
+                    asm!(x86_rmw!("dword", "{v:e}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+                _ => {
+                    asm!(x86_rmw!("qword", "{v}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+            }
+        }
+    }
+
+    /// Replaces the copy, returning the old value: one `xchg` (implicitly
+    /// locked on x86, which costs time but nothing in correctness).
+    ///
+    /// # Safety
+    /// See `generic`.
+    #[inline(always)]
+    unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
+        use core::arch::asm;
+        let mut v = val.__to_reg();
+        // SAFETY: the caller's contract; the old value is a valid `T`.
+        unsafe {
+            match core::mem::size_of::<T>() {
+                1 => {
+                    asm!("xchg byte ptr [{p}], {v:l}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+                2 => {
+                    asm!("xchg word ptr [{p}], {v:x}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+                4 => {
+                    asm!("xchg dword ptr [{p}], {v:e}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+                _ => {
+                    asm!("xchg qword ptr [{p}], {v}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+            }
+            T::__from_reg(v)
+        }
+    }
+
+    /// Stores `new` if the copy equals `old`; returns the value it had: one
+    /// `cmpxchg` without `lock`.
+    ///
+    /// # Safety
+    /// See `generic`.
+    #[inline(always)]
+    unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
+        use core::arch::asm;
+        let mut cur = old.__to_reg();
+        let n = new.__to_reg();
+        // SAFETY: the caller's contract; `rax` comes back with the old value.
+        unsafe {
+            match core::mem::size_of::<T>() {
+                1 => {
+                    asm!("cmpxchg byte ptr [{p}], {n:l}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+                2 => {
+                    asm!("cmpxchg word ptr [{p}], {n:x}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+                4 => {
+                    asm!("cmpxchg dword ptr [{p}], {n:e}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+                _ => {
+                    asm!("cmpxchg qword ptr [{p}], {n}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+            }
+            T::__from_reg(cur)
         }
     }
 }
@@ -234,7 +356,9 @@ macro_rules! __percpu_x86_accesses {
     };
 }
 
-/// The defaults of `Location`: a run-time offset in a register.
+/// The defaults of `Location`: a run-time offset in a register. (Unused
+/// with `sp-naive`, which compiles this file for the pointer path only.)
+#[allow(unused_macros)]
 macro_rules! offset_accesses {
     () => {
         /// Address of the current CPU's copy: `SELF_PTR` plus the offset,
@@ -250,6 +374,7 @@ macro_rules! offset_accesses {
         $crate::__percpu_x86_accesses!((reg));
     };
 }
+#[allow(unused_imports)]
 pub(crate) use offset_accesses;
 
 /// This CPU's `SELF_PTR` plus `offset`, in one register.
@@ -257,6 +382,7 @@ pub(crate) use offset_accesses;
 /// # Safety
 /// `GS_BASE` points at an initialised area.
 #[doc(hidden)]
+#[allow(dead_code)] // unused with `sp-naive`
 #[inline(always)]
 pub unsafe fn self_ptr_plus(offset: usize) -> usize {
     let mut addr = offset;
