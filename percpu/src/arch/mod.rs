@@ -9,8 +9,8 @@
 //! - `percpu_arch`: the one file that implements the contract below, named
 //!   by `percpu_layout`'s `Arch::name`: `x86_64.rs`, `aarch64.rs`,
 //!   `loongarch64.rs`, `armv7.rs`, and `riscv.rs`, which the two RISC-V
-//!   architectures share (a family, not an architecture); `naive.rs` stands
-//!   in for all of them with `sp-naive`.
+//!   architectures share (a family, not an architecture); `none` if percpu
+//!   has no file for the target, which only `sp-naive` accepts.
 //! - `percpu_access`: the access family, from which this module alone picks
 //!   the guard of the operations (`OpGuard`), the `Location` defaults for a
 //!   run-time offset (`offset_accesses!`) and a static's overrides
@@ -21,17 +21,23 @@
 //! | `segment` | x86_64 | one `gs:` instruction | the symbol as its displacement | none |
 //! | `folded` | RISC-V, LoongArch64 at VMA 0 | pointer path | load and store in one `asm!` with the symbol (`load_store.rs`) | no preemption |
 //! | `pointer` | AArch64, ARMv7, RISC-V and LoongArch64 not at VMA 0 | pointer path | pointer path | no preemption |
-//! | `naive` | `sp-naive` | a plain access (register 0) | the same | no preemption |
+//! | `naive` | `sp-naive` | pointer path, register 0 (`naive.rs`) | pointer path | no preemption |
 //!
 //! The pointer path (`location.rs`, `generic.rs`) adds the offset to the
 //! register (`Arch::register_plus`), then loads or stores, and runs the
-//! read-modify-write set as a relaxed atomic on the current CPU's copy.
+//! architecture's read-modify-write set (`Arch::rmw`, `xchg`, `cmpxchg`).
+//! With `sp-naive` the architecture's file still gives that set and the
+//! interrupt mask; only its register is replaced.
 //!
 //! # The contract: what an architecture file provides
 //!
 //! 1. `pub(crate) struct Target` implementing [`Arch`]: read and write the
-//!    per-CPU register; override `register_plus` where the register plus an
-//!    offset beats reading it and adding.
+//!    per-CPU register; `type IrqSave`, the interrupt mask
+//!    (`kernel_guard::IrqSave` where `kernel_guard` knows the architecture,
+//!    else its own [`IrqMask`]); override `register_plus` where the
+//!    register plus an offset beats reading it and adding, and `rmw`,
+//!    `xchg`, `cmpxchg` where the relaxed atomics of `generic.rs` are not
+//!    the best single step an interrupt cannot split (x86_64: no `lock`).
 //! 2. `__percpu_symbol_imm!(sym)` (`#[macro_export]`, `#[doc(hidden)]`): a
 //!    symbol's link-time value as an immediate, one `asm!` block through
 //!    `__percpu_asm_usize!`. With `.percpu` at VMA 0 it is the symbol's
@@ -43,7 +49,8 @@
 //!    `Location` access for a run-time offset),
 //!    `__percpu_segment_static_accesses!(sym)` and the `SELF_PTR` static.
 //!
-//! `naive.rs` provides only item 1. A missing piece stops percpu's own
+//! `naive.rs` provides only item 1, with register 0 and the defaults. A
+//! missing piece stops percpu's own
 //! build with the piece's name: the trait's items through the trait, the
 //! macros through `probe` below, which expands each of them once.
 //!
