@@ -32,7 +32,7 @@ pub unsafe fn store<T: PerCpuPrimitive>(addr: usize, val: T) {
 }
 
 /// `copy = copy OP val`, in one step that an interrupt handler on this CPU
-/// cannot split: the architecture's instruction ([`super::Arch::rmw`]).
+/// cannot split: the architecture's instruction (`Arch::rmw`).
 ///
 /// # Safety
 /// See the module.
@@ -42,7 +42,7 @@ pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
     unsafe { <super::Instructions as super::Arch>::rmw::<T, OP>(addr, val) }
 }
 
-/// Replaces the copy, returning the old value ([`super::Arch::xchg`]).
+/// Replaces the copy, returning the old value (`Arch::xchg`).
 ///
 /// # Safety
 /// See the module.
@@ -53,7 +53,7 @@ pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
 }
 
 /// Stores `new` if the copy equals `old`; returns the value it had
-/// ([`super::Arch::cmpxchg`]).
+/// (`Arch::cmpxchg`).
 ///
 /// # Safety
 /// See the module.
