@@ -17,7 +17,12 @@ const HOST_TEST_DYNAMIC: u64 = 16 * 1024;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo::rustc-check-cfg=cfg(percpu_non_zero_vma)");
-    println!("cargo::rustc-check-cfg=cfg(percpu_fused_access)");
+    println!(
+        "cargo::rustc-check-cfg=cfg(percpu_arch, values(\"x86_64\", \"aarch64\", \"riscv\", \"loongarch64\", \"armv7\", \"none\"))"
+    );
+    println!(
+        "cargo::rustc-check-cfg=cfg(percpu_access, values(\"segment\", \"folded\", \"pointer\", \"naive\"))"
+    );
     println!("cargo::rustc-check-cfg=cfg(percpu_test_wide_areas)");
     // The model checker's builds (`percpu/src/model.rs`).
     println!("cargo::rustc-check-cfg=cfg(loom)");
@@ -31,15 +36,12 @@ fn main() {
     if non_zero_vma {
         println!("cargo:rustc-cfg=percpu_non_zero_vma");
     }
-    // Targets whose loads, stores and read-modify-writes are one asm block
-    // with the symbol folded into the instruction (`src/arch/<arch>.rs`);
-    // the others go through a pointer (`src/arch/generic.rs`).
-    let fused = !sp_naive
-        && (target_arch == "x86_64"
-            || (!non_zero_vma
-                && ["riscv32", "riscv64", "loongarch64"].contains(&target_arch.as_str())));
-    if fused {
-        println!("cargo:rustc-cfg=percpu_fused_access");
+    // The two decisions `src/arch/` reads, made here and nowhere else.
+    let (file, access) = arch_and_access(&target_arch, sp_naive, non_zero_vma);
+    println!("cargo:rustc-cfg=percpu_arch=\"{file}\"");
+    // None: no file and no `sp-naive`; `src/arch/mod.rs` stops the build.
+    if let Some(access) = access {
+        println!("cargo:rustc-cfg=percpu_access=\"{access}\"");
     }
     if target_os != "linux" || target_arch != "x86_64" || sp_naive {
         return;
@@ -65,4 +67,46 @@ fn main() {
     for kind in ["tests", "benches"] {
         println!("cargo:rustc-link-arg-{kind}=-Wl,-T,{}", path.display());
     }
+}
+
+/// The file of `src/arch/` that implements the architecture contract for
+/// `target_arch` (named by `percpu_layout`'s `Arch::name`; `riscv` is the
+/// file both RISC-V architectures share; `none` if percpu has none), and
+/// the access family of the `Location` accesses:
+///
+/// - `segment`: x86_64, every access one `gs:`-relative instruction;
+/// - `folded`: RISC-V and LoongArch64 with `.percpu` at VMA 0, a static's
+///   load and store one `asm!` block with its symbol in the instruction
+///   (`src/arch/load_store.rs`);
+/// - `pointer`: the rest (AArch64, ARMv7, RISC-V and LoongArch64 at a
+///   non-zero VMA), register + offset and an ordinary access
+///   (`src/arch/generic.rs`);
+/// - `naive`: `sp-naive` on any architecture, no register
+///   (`src/arch/naive.rs`); the architecture's file, if any, still gives
+///   the instructions the pointer path uses.
+///
+/// No family for an architecture without a file, unless `sp-naive`.
+fn arch_and_access(
+    target_arch: &str,
+    sp_naive: bool,
+    non_zero_vma: bool,
+) -> (&'static str, Option<&'static str>) {
+    let (file, family) = match target_arch {
+        "x86_64" => ("x86_64", "segment"),
+        "aarch64" => ("aarch64", "pointer"),
+        "riscv32" | "riscv64" => ("riscv", "folded"),
+        "loongarch64" => ("loongarch64", "folded"),
+        "arm" => ("armv7", "pointer"),
+        _ => ("none", "pointer"),
+    };
+    let access = if sp_naive {
+        Some("naive")
+    } else if file == "none" {
+        None
+    } else if family == "folded" && non_zero_vma {
+        Some("pointer")
+    } else {
+        Some(family)
+    };
+    (file, access)
 }

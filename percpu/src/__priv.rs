@@ -6,8 +6,8 @@ pub use crate::guard::NoPreempt;
 pub use crate::guard::{IrqSave, NoPreemptIrqSave};
 pub use crate::location::{Location, StaticLocation};
 
-#[cfg(all(target_arch = "x86_64", not(feature = "sp-naive")))]
-pub use crate::arch::__PERCPU_SELF_PTR;
+#[cfg(percpu_access = "segment")]
+pub use crate::arch::cpu::__PERCPU_SELF_PTR;
 pub use crate::area::remote_area_base;
 
 /// A guard that does nothing: for operations that are a single instruction,

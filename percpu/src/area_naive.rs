@@ -59,14 +59,17 @@ pub fn try_init(_base: *mut u8, cpu_count: usize) -> Result<usize, AreaError> {
 
 /// Always 0: there is no per-CPU register.
 pub fn read_percpu_reg() -> usize {
-    0
+    crate::arch::read_percpu_reg()
 }
 
 /// Does nothing: there is no per-CPU register.
 ///
 /// # Safety
 /// None needed; `unsafe` to match the multi-CPU build.
-pub unsafe fn write_percpu_reg(_base: usize) {}
+pub unsafe fn write_percpu_reg(base: usize) {
+    // SAFETY: it does nothing.
+    unsafe { crate::arch::write_percpu_reg(base) }
+}
 
 /// Does nothing: there is no per-CPU register.
 pub fn init_percpu_reg(_cpu_id: usize) {}

@@ -33,80 +33,23 @@ impl Drop for NoPreempt {
 }
 
 /// Disables local interrupts from `new` until it is dropped, restoring the
-/// state it found: `kernel_guard::IrqSave` (the supervisor-level bit on
-/// RISC-V), or `mstatus.MIE` with `riscv-m-mode`. Does nothing off bare
-/// metal, as `kernel_guard`'s guards.
+/// state it found: the architecture's interrupt mask (`arch::Arch::IrqSave`):
+/// `kernel_guard::IrqSave` (the supervisor-level bit on RISC-V), or
+/// `mstatus.MIE` with `riscv-m-mode`. Does nothing off bare metal, as
+/// `kernel_guard`'s guards.
 #[must_use = "interrupts are restored as soon as the guard is dropped"]
 pub struct IrqSave {
-    #[cfg(not(all(
-        feature = "riscv-m-mode",
-        target_os = "none",
-        any(target_arch = "riscv32", target_arch = "riscv64")
-    )))]
-    _inner: kernel_guard::IrqSave,
-    /// `mstatus.MIE` as it was (bit 3), to restore on drop.
-    #[cfg(all(
-        feature = "riscv-m-mode",
-        target_os = "none",
-        any(target_arch = "riscv32", target_arch = "riscv64")
-    ))]
-    mie: usize,
+    _inner: crate::arch::LocalIrqSave,
 }
-
-/// `mstatus.MIE`: machine-mode interrupts enabled.
-#[cfg(all(
-    feature = "riscv-m-mode",
-    target_os = "none",
-    any(target_arch = "riscv32", target_arch = "riscv64")
-))]
-const MSTATUS_MIE: usize = 1 << 3;
 
 impl IrqSave {
     /// Disables local interrupts (on bare metal).
     #[inline(always)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        #[cfg(all(
-            feature = "riscv-m-mode",
-            target_os = "none",
-            any(target_arch = "riscv32", target_arch = "riscv64")
-        ))]
-        {
-            let old: usize;
-            // SAFETY: clears `mstatus.MIE` and returns the old `mstatus`:
-            // machine-mode interrupts stay pending until `drop` restores it.
-            // Not `nomem`: the accesses it protects must stay inside.
-            unsafe {
-                core::arch::asm!("csrrci {}, mstatus, {}", out(reg) old, const MSTATUS_MIE,
-                    options(nostack, preserves_flags))
-            };
-            Self {
-                mie: old & MSTATUS_MIE,
-            }
-        }
-        #[cfg(not(all(
-            feature = "riscv-m-mode",
-            target_os = "none",
-            any(target_arch = "riscv32", target_arch = "riscv64")
-        )))]
         Self {
-            _inner: kernel_guard::IrqSave::new(),
+            _inner: crate::arch::IrqMask::new(),
         }
-    }
-}
-
-#[cfg(all(
-    feature = "riscv-m-mode",
-    target_os = "none",
-    any(target_arch = "riscv32", target_arch = "riscv64")
-))]
-impl Drop for IrqSave {
-    #[inline(always)]
-    fn drop(&mut self) {
-        // SAFETY: sets `mstatus.MIE` again if `new` found it set.
-        unsafe {
-            core::arch::asm!("csrs mstatus, {}", in(reg) self.mie, options(nostack, preserves_flags))
-        };
     }
 }
 

@@ -191,8 +191,8 @@ impl<T, L: Location> PerCpu<T, L> {
     /// As for [`Self::remote_ref_raw`].
     #[inline]
     pub unsafe fn remote_ref(&self, cpu_id: usize) -> &T {
-        // SAFETY: the caller's contract.
-        unsafe { &*self.remote_ptr(cpu_id) }
+        // SAFETY: the caller's contract, which is `remote_ref_raw`'s.
+        unsafe { self.remote_ref_raw(cpu_id) }
     }
 
     /// Mutable reference to the copy of CPU `cpu_id`.

@@ -18,34 +18,38 @@ macro_rules! tpidr {
     };
 }
 
-#[inline]
-pub fn read_percpu_reg() -> usize {
-    let base: usize;
-    // SAFETY: reads a system register. Not `pure`: after a migration the
-    // same instruction gives another value, so it must not be merged.
-    unsafe {
-        asm!(concat!("mrs {}, ", tpidr!()), out(reg) base, options(nomem, nostack, preserves_flags))
-    };
-    base
-}
+/// The architecture (`super::Arch`).
+pub(crate) struct Target;
 
-/// # Safety
-/// See `percpu::write_percpu_reg`.
-#[inline]
-pub unsafe fn write_percpu_reg(base: usize) {
-    // SAFETY: the caller provides an initialised area.
-    unsafe {
-        asm!(concat!("msr ", tpidr!(), ", {}"), in(reg) base, options(nostack, preserves_flags))
-    };
+impl super::Arch for Target {
+    #[inline]
+    fn read_percpu_reg() -> usize {
+        let base: usize;
+        // SAFETY: reads a system register. Not `pure`: after a migration the
+        // same instruction gives another value, so it must not be merged.
+        unsafe {
+            asm!(concat!("mrs {}, ", tpidr!()), out(reg) base, options(nomem, nostack, preserves_flags))
+        };
+        base
+    }
+
+    #[inline]
+    unsafe fn write_percpu_reg(base: usize) {
+        // SAFETY: the caller provides an initialised area.
+        unsafe {
+            asm!(concat!("msr ", tpidr!(), ", {}"), in(reg) base, options(nostack, preserves_flags))
+        };
+    }
+
+    type IrqSave = kernel_guard::IrqSave;
 }
 
 /// `movz` + `movk` of the symbol's low 32 bits. The `abs_g1` relocation
 /// makes the linker reject a value of 4 GiB or more; a lone `movz` would
 /// silently drop bits 16 and up.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_symbol_vma {
+macro_rules! __percpu_symbol_imm {
     ($sym:path) => {
         $crate::__percpu_asm_usize!($sym; "movz {0}, #:abs_g1:{1}", "movk {0}, #:abs_g0_nc:{1}"; pure, nomem, nostack, preserves_flags)
     };

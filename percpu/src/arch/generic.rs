@@ -11,9 +11,6 @@
 //!
 //! An address becomes a pointer with the provenance the areas exposed:
 //! it comes from the per-CPU register, an integer.
-//!
-//! Under Miri, which runs no inline assembly, x86_64 (`sp-naive`) takes
-//! the portable atomic path too; other builds are unchanged.
 
 use crate::{PerCpuInteger, PerCpuPrimitive};
 
@@ -37,12 +34,43 @@ pub unsafe fn store<T: PerCpuPrimitive>(addr: usize, val: T) {
     unsafe { core::ptr::with_exposed_provenance_mut::<T>(addr).write(val) }
 }
 
+/// `copy = copy OP val`, in one step that an interrupt handler on this CPU
+/// cannot split: the architecture's instruction (`Arch::rmw`).
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
+    // SAFETY: the caller's contract.
+    unsafe { <super::Instructions as super::Arch>::rmw::<T, OP>(addr, val) }
+}
+
+/// Replaces the copy, returning the old value (`Arch::xchg`).
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
+    // SAFETY: the caller's contract.
+    unsafe { <super::Instructions as super::Arch>::xchg(addr, val) }
+}
+
+/// Stores `new` if the copy equals `old`; returns the value it had
+/// (`Arch::cmpxchg`).
+///
+/// # Safety
+/// See the module.
+#[inline(always)]
+pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
+    // SAFETY: the caller's contract.
+    unsafe { <super::Instructions as super::Arch>::cmpxchg(addr, old, new) }
+}
+
 /// One local atomic operation of the width of `$t` on the copy at `$addr`:
 /// `$f` gets the atomic and the converted operand(s) and returns the old
 /// value in the atomic's integer type. Widths with no atomic instruction on
 /// the target (64 bits on riscv32) run the plain sequence with local
 /// interrupts off instead.
-#[cfg(any(not(target_arch = "x86_64"), miri))]
 macro_rules! local_atomic {
     ($t:ty, $addr:expr, |$a:ident, $int:ident| $body:expr, $plain:expr) => {{
         use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU8};
@@ -74,7 +102,6 @@ macro_rules! local_atomic {
 }
 
 /// `$v` (a `T`) as the same-width unsigned integer `$int`.
-#[cfg(any(not(target_arch = "x86_64"), miri))]
 macro_rules! bits {
     ($v:expr, $int:ty) => {
         // SAFETY: `T` is an integer of the same size as `$int`.
@@ -90,9 +117,8 @@ macro_rules! bits {
 ///
 /// # Safety
 /// See the module.
-#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
-pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
+pub unsafe fn atomic_rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
     use crate::primitive::ops;
     use core::sync::atomic::Ordering::Relaxed;
     let _: T = local_atomic!(
@@ -122,9 +148,8 @@ pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
 ///
 /// # Safety
 /// See the module.
-#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
-pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
+pub unsafe fn atomic_xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
     use core::sync::atomic::Ordering::Relaxed;
     local_atomic!(
         T,
@@ -140,9 +165,8 @@ pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
 ///
 /// # Safety
 /// See the module.
-#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
-pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
+pub unsafe fn atomic_cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
     use core::sync::atomic::Ordering::Relaxed;
     local_atomic!(
         T,
@@ -155,134 +179,12 @@ pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
     )
 }
 
-/// `{op} <size> ptr [{p}], {v}` for the operation code `{op}`, picked at
-/// assembly time: one x86 instruction on memory, with no `lock` (only this
-/// CPU touches its copy), which an interrupt cannot split.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-macro_rules! x86_rmw {
-    ($size:literal, $v:literal) => {
-        concat!(
-            ".if {op} == 0\nadd ",
-            $size,
-            " ptr [{p}], ",
-            $v,
-            "\n.elseif {op} == 1\nsub ",
-            $size,
-            " ptr [{p}], ",
-            $v,
-            "\n.elseif {op} == 2\nand ",
-            $size,
-            " ptr [{p}], ",
-            $v,
-            "\n.elseif {op} == 3\nor ",
-            $size,
-            " ptr [{p}], ",
-            $v,
-            "\n.else\nxor ",
-            $size,
-            " ptr [{p}], ",
-            $v,
-            "\n.endif"
-        )
-    };
-}
-
-/// `copy = copy OP val` in one instruction on memory: x86_64 with
-/// `sp-naive` only (everywhere else on x86_64 it is one `gs:` instruction).
-///
-/// # Safety
-/// See the module.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-#[inline(always)]
-pub unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
-    use core::arch::asm;
-    let v = val.__to_reg();
-    // SAFETY: the caller's contract: one access of `T`'s width at `addr`.
-    unsafe {
-        match core::mem::size_of::<T>() {
-            1 => {
-                asm!(x86_rmw!("byte", "{v:l}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
-            }
-            2 => {
-                asm!(x86_rmw!("word", "{v:x}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
-            }
-            4 => {
-                asm!(x86_rmw!("dword", "{v:e}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
-            }
-            _ => {
-                asm!(x86_rmw!("qword", "{v}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
-            }
-        }
-    }
-}
-
-/// Replaces the copy, returning the old value: one `xchg` (implicitly
-/// locked on x86, which costs time but nothing in correctness).
-///
-/// # Safety
-/// See the module.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-#[inline(always)]
-pub unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
-    use core::arch::asm;
-    let mut v = val.__to_reg();
-    // SAFETY: the caller's contract; the old value is a valid `T`.
-    unsafe {
-        match core::mem::size_of::<T>() {
-            1 => {
-                asm!("xchg byte ptr [{p}], {v:l}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
-            }
-            2 => {
-                asm!("xchg word ptr [{p}], {v:x}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
-            }
-            4 => {
-                asm!("xchg dword ptr [{p}], {v:e}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
-            }
-            _ => {
-                asm!("xchg qword ptr [{p}], {v}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
-            }
-        }
-        T::__from_reg(v)
-    }
-}
-
-/// Stores `new` if the copy equals `old`; returns the value it had: one
-/// `cmpxchg` without `lock`.
-///
-/// # Safety
-/// See the module.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-#[inline(always)]
-pub unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
-    use core::arch::asm;
-    let mut cur = old.__to_reg();
-    let n = new.__to_reg();
-    // SAFETY: the caller's contract; `rax` comes back with the old value.
-    unsafe {
-        match core::mem::size_of::<T>() {
-            1 => {
-                asm!("cmpxchg byte ptr [{p}], {n:l}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
-            }
-            2 => {
-                asm!("cmpxchg word ptr [{p}], {n:x}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
-            }
-            4 => {
-                asm!("cmpxchg dword ptr [{p}], {n:e}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
-            }
-            _ => {
-                asm!("cmpxchg qword ptr [{p}], {n}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
-            }
-        }
-        T::__from_reg(cur)
-    }
-}
-
 /// The compare-and-exchange as a load, a compare and a store.
 ///
 /// # Safety
 /// `ptr` is valid for reads and writes of a `T` that nothing else accesses
 /// meanwhile.
-#[cfg(any(not(target_arch = "x86_64"), miri))]
+// Only the widths without an atomic (64 bits on 32-bit targets) use it.
 #[allow(dead_code)]
 #[inline(always)]
 unsafe fn plain_cmpxchg<T: PerCpuInteger>(ptr: *mut T, old: T, new: T) -> T {

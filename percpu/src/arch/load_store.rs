@@ -3,7 +3,8 @@
 //! (RISC-V, LoongArch64): one `asm!` block forms the address and does the
 //! access, so nothing is left for the compiler to add.
 //!
-//! The architecture file provides `__percpu_addr_asm!` (its address
+//! The architecture file provides `__percpu_current_addr!` (the static's
+//! address on this CPU), `__percpu_addr_asm!` (its address
 //! sequence, then the access template: `{s}` is the symbol, the template
 //! names the value `{x}` and the operand `{v}`) and `__percpu_insn!` (the
 //! instruction of each width and operation). The width (`{w}`) and the
@@ -30,6 +31,11 @@ macro_rules! __percpu_width_chain {
 #[macro_export]
 macro_rules! __percpu_load_store_accesses {
     ($sym:path) => {
+        #[inline(always)]
+        unsafe fn current_addr(&self) -> usize {
+            $crate::__percpu_current_addr!($sym)
+        }
+
         #[inline(always)]
         unsafe fn load<T: $crate::PerCpuPrimitive>(&self) -> T {
             let w = ::core::mem::size_of::<T>();

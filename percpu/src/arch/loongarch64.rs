@@ -6,26 +6,30 @@
 
 use core::arch::asm;
 
-#[inline]
-pub fn read_percpu_reg() -> usize {
-    let base: usize;
-    // SAFETY: copies a register. Not `pure`: it differs per CPU.
-    unsafe { asm!("move {}, $r21", out(reg) base, options(nomem, nostack, preserves_flags)) };
-    base
+/// The architecture (`super::Arch`).
+pub(crate) struct Target;
+
+impl super::Arch for Target {
+    #[inline]
+    fn read_percpu_reg() -> usize {
+        let base: usize;
+        // SAFETY: copies a register. Not `pure`: it differs per CPU.
+        unsafe { asm!("move {}, $r21", out(reg) base, options(nomem, nostack, preserves_flags)) };
+        base
+    }
+
+    #[inline]
+    unsafe fn write_percpu_reg(base: usize) {
+        // SAFETY: the caller provides an initialised area.
+        unsafe { asm!("move $r21, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
+    }
+
+    type IrqSave = kernel_guard::IrqSave;
 }
 
-/// # Safety
-/// See `percpu::write_percpu_reg`.
-#[inline]
-pub unsafe fn write_percpu_reg(base: usize) {
-    // SAFETY: the caller provides an initialised area.
-    unsafe { asm!("move $r21, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
-}
-
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_symbol_vma {
+macro_rules! __percpu_symbol_imm {
     ($sym:path) => {
         $crate::__percpu_asm_usize!($sym;
             "lu12i.w {0}, %abs_hi20({1})", "ori {0}, {0}, %abs_lo12({1})";
@@ -33,23 +37,17 @@ macro_rules! __percpu_symbol_vma {
     };
 }
 
-#[cfg(not(percpu_non_zero_vma))]
+/// A static's address on this CPU, in three instructions.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_static_accesses {
+macro_rules! __percpu_current_addr {
     ($sym:path) => {
-        #[inline(always)]
-        unsafe fn current_addr(&self) -> usize {
-            $crate::__percpu_asm_usize!($sym;
-                "lu12i.w {0}, %abs_hi20({1})", "ori {0}, {0}, %abs_lo12({1})", "add.d {0}, {0}, $r21";
-                nomem, nostack, preserves_flags)
-        }
-
-        $crate::__percpu_load_store_accesses!($sym);
+        $crate::__percpu_asm_usize!($sym;
+            "lu12i.w {0}, %abs_hi20({1})", "ori {0}, {0}, %abs_lo12({1})", "add.d {0}, {0}, $r21";
+            nomem, nostack, preserves_flags)
     };
 }
 
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_addr_asm {
@@ -68,7 +66,6 @@ macro_rules! __percpu_addr_asm {
 /// The instructions of `load_store.rs`'s fused accesses: indexed loads
 /// (`.bu`/`.hu` zero-extend, `.w` sign-extends) and stores; `add.d` and
 /// `sub.d` are right at every width because the store keeps the low bits.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_insn {

@@ -10,37 +10,83 @@
 
 use core::arch::asm;
 
-#[inline]
-pub fn read_percpu_reg() -> usize {
-    let base: usize;
-    // SAFETY: copies a register. Not `pure`: it differs per CPU.
-    unsafe { asm!("mv {}, gp", out(reg) base, options(nomem, nostack, preserves_flags)) };
-    base
+/// The architecture (`super::Arch`).
+pub(crate) struct Target;
+
+impl super::Arch for Target {
+    #[inline]
+    fn read_percpu_reg() -> usize {
+        let base: usize;
+        // SAFETY: copies a register. Not `pure`: it differs per CPU.
+        unsafe { asm!("mv {}, gp", out(reg) base, options(nomem, nostack, preserves_flags)) };
+        base
+    }
+
+    #[inline]
+    unsafe fn write_percpu_reg(base: usize) {
+        // SAFETY: the caller provides an initialised area.
+        unsafe { asm!("mv gp, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
+    }
+
+    /// `gp` plus `offset` in one `add`: the address of a run-time offset.
+    #[inline(always)]
+    fn register_plus(offset: usize) -> usize {
+        let addr: usize;
+        // SAFETY: arithmetic on a register. Not `pure`: `gp` differs per CPU.
+        unsafe {
+            asm!("add {0}, {1}, gp", out(reg) addr, in(reg) offset, options(nomem, nostack, preserves_flags))
+        };
+        addr
+    }
+
+    #[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+    type IrqSave = MachineIrqSave;
+    #[cfg(not(all(feature = "riscv-m-mode", target_os = "none")))]
+    type IrqSave = kernel_guard::IrqSave;
 }
 
-/// # Safety
-/// See `percpu::write_percpu_reg`.
-#[inline]
-pub unsafe fn write_percpu_reg(base: usize) {
-    // SAFETY: the caller provides an initialised area.
-    unsafe { asm!("mv gp, {}", in(reg) base, options(nomem, nostack, preserves_flags)) };
+/// With `riscv-m-mode` on bare metal, the interrupt mask is `mstatus.MIE`:
+/// machine-mode kernels and firmware have no `sstatus.SIE` to clear.
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+pub(crate) struct MachineIrqSave {
+    /// `mstatus.MIE` as it was (bit 3), to restore on drop.
+    mie: usize,
 }
 
-/// `gp` plus `offset` in one `add`: the address of a run-time offset.
-#[inline(always)]
-pub fn register_plus(offset: usize) -> usize {
-    let addr: usize;
-    // SAFETY: arithmetic on a register. Not `pure`: `gp` differs per CPU.
-    unsafe {
-        asm!("add {0}, {1}, gp", out(reg) addr, in(reg) offset, options(nomem, nostack, preserves_flags))
-    };
-    addr
+/// `mstatus.MIE`: machine-mode interrupts enabled.
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+const MSTATUS_MIE: usize = 1 << 3;
+
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+impl super::IrqMask for MachineIrqSave {
+    #[inline(always)]
+    fn new() -> Self {
+        let old: usize;
+        // SAFETY: clears `mstatus.MIE` and returns the old `mstatus`:
+        // machine-mode interrupts stay pending until `drop` restores it.
+        // Not `nomem`: the accesses it protects must stay inside.
+        unsafe {
+            asm!("csrrci {}, mstatus, {}", out(reg) old, const MSTATUS_MIE,
+                options(nostack, preserves_flags))
+        };
+        Self {
+            mie: old & MSTATUS_MIE,
+        }
+    }
 }
 
-#[cfg(not(percpu_non_zero_vma))]
+#[cfg(all(feature = "riscv-m-mode", target_os = "none"))]
+impl Drop for MachineIrqSave {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: sets `mstatus.MIE` again if `new` found it set.
+        unsafe { asm!("csrs mstatus, {}", in(reg) self.mie, options(nostack, preserves_flags)) };
+    }
+}
+
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_symbol_vma {
+macro_rules! __percpu_symbol_imm {
     ($sym:path) => {
         $crate::__percpu_asm_usize!($sym;
             "lui {0}, %hi({1})", "addi {0}, {0}, %lo({1})";
@@ -48,27 +94,19 @@ macro_rules! __percpu_symbol_vma {
     };
 }
 
-/// A static's location at VMA 0: the address in three instructions, and
-/// the fused accesses of `load_store.rs`.
-#[cfg(not(percpu_non_zero_vma))]
+/// A static's address on this CPU, in three instructions.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_static_accesses {
+macro_rules! __percpu_current_addr {
     ($sym:path) => {
-        #[inline(always)]
-        unsafe fn current_addr(&self) -> usize {
-            $crate::__percpu_asm_usize!($sym;
-                "lui {0}, %hi({1})", "add {0}, {0}, gp", "addi {0}, {0}, %lo({1})";
-                nomem, nostack, preserves_flags)
-        }
-
-        $crate::__percpu_load_store_accesses!($sym);
+        $crate::__percpu_asm_usize!($sym;
+            "lui {0}, %hi({1})", "add {0}, {0}, gp", "addi {0}, {0}, %lo({1})";
+            nomem, nostack, preserves_flags)
     };
 }
 
 /// The address of a fused access: `{t}` = `gp` + the offset's upper bits;
 /// the access then takes `%lo({s})({t})`.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_addr_asm {
@@ -87,7 +125,6 @@ macro_rules! __percpu_addr_asm {
 /// The instructions of `load_store.rs`'s fused accesses. `lbu`/`lhu`
 /// zero-extend, `lw` sign-extends; `add`, `sub`, `and`, `or` and `xor` are
 /// RISC-V's own mnemonics.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __percpu_insn {

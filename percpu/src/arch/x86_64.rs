@@ -7,26 +7,159 @@
 //! Reading `GS_BASE` itself takes `rdmsr` or `rdgsbase` (not always
 //! enabled), so each area also holds its own address in `SELF_PTR`.
 
+#[cfg(not(miri))]
+use crate::PerCpuInteger;
 use core::arch::asm;
 
 /// This CPU's area base, for `read_percpu_reg` and `current_ptr`.
 #[percpu_macros::def_percpu]
 pub static SELF_PTR: usize = 0;
 
-#[inline]
-pub fn read_percpu_reg() -> usize {
-    // SAFETY: a `gs:` load; `GS_BASE` was set by `write_percpu_reg`.
-    unsafe { SELF_PTR.read_current_raw() }
+/// `{op} <size> ptr [{p}], {v}` for the operation code `{op}`, picked at
+/// assembly time: one x86 instruction on memory, with no `lock` (only this
+/// CPU touches its copy), which an interrupt cannot split.
+#[cfg(not(miri))]
+macro_rules! x86_rmw {
+    ($size:literal, $v:literal) => {
+        concat!(
+            ".if {op} == 0\nadd ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.elseif {op} == 1\nsub ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.elseif {op} == 2\nand ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.elseif {op} == 3\nor ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.else\nxor ",
+            $size,
+            " ptr [{p}], ",
+            $v,
+            "\n.endif"
+        )
+    };
 }
 
-/// # Safety
-/// See `percpu::write_percpu_reg`.
-#[inline]
-pub unsafe fn write_percpu_reg(base: usize) {
-    // SAFETY: the caller provides an initialised area.
-    unsafe {
-        set_gs_base(base);
-        SELF_PTR.write_current_raw(base);
+/// The architecture (`super::Arch`).
+pub(crate) struct Target;
+
+impl super::Arch for Target {
+    #[inline]
+    fn read_percpu_reg() -> usize {
+        // SAFETY: a `gs:` load; `GS_BASE` was set by `write_percpu_reg`.
+        unsafe { SELF_PTR.read_current_raw() }
+    }
+
+    #[inline]
+    unsafe fn write_percpu_reg(base: usize) {
+        // SAFETY: the caller provides an initialised area.
+        unsafe {
+            set_gs_base(base);
+            SELF_PTR.write_current_raw(base);
+        }
+    }
+
+    type IrqSave = kernel_guard::IrqSave;
+
+    // Miri runs no inline assembly: under it the three below are the
+    // trait's portable atomic defaults.
+
+    /// `copy = copy OP val` in one instruction on memory: the pointer path,
+    /// which x86_64 takes with `sp-naive` only (everywhere else it is one
+    /// `gs:` instruction).
+    ///
+    /// # Safety
+    /// See `generic`.
+    #[cfg(not(miri))]
+    #[inline(always)]
+    unsafe fn rmw<T: PerCpuInteger, const OP: u8>(addr: usize, val: T) {
+        use core::arch::asm;
+        let v = val.__to_reg();
+        // SAFETY: the caller's contract: one access of `T`'s width at `addr`.
+        unsafe {
+            match core::mem::size_of::<T>() {
+                1 => {
+                    asm!(x86_rmw!("byte", "{v:l}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+                2 => {
+                    asm!(x86_rmw!("word", "{v:x}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+                4 => {
+                    asm!(x86_rmw!("dword", "{v:e}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+                _ => {
+                    asm!(x86_rmw!("qword", "{v}"), p = in(reg) addr, v = in(reg) v, op = const OP, options(nostack))
+                }
+            }
+        }
+    }
+
+    /// Replaces the copy, returning the old value: one `xchg` (implicitly
+    /// locked on x86, which costs time but nothing in correctness).
+    ///
+    /// # Safety
+    /// See `generic`.
+    #[cfg(not(miri))]
+    #[inline(always)]
+    unsafe fn xchg<T: PerCpuInteger>(addr: usize, val: T) -> T {
+        use core::arch::asm;
+        let mut v = val.__to_reg();
+        // SAFETY: the caller's contract; the old value is a valid `T`.
+        unsafe {
+            match core::mem::size_of::<T>() {
+                1 => {
+                    asm!("xchg byte ptr [{p}], {v:l}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+                2 => {
+                    asm!("xchg word ptr [{p}], {v:x}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+                4 => {
+                    asm!("xchg dword ptr [{p}], {v:e}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+                _ => {
+                    asm!("xchg qword ptr [{p}], {v}", p = in(reg) addr, v = inout(reg) v, options(nostack, preserves_flags))
+                }
+            }
+            T::__from_reg(v)
+        }
+    }
+
+    /// Stores `new` if the copy equals `old`; returns the value it had: one
+    /// `cmpxchg` without `lock`.
+    ///
+    /// # Safety
+    /// See `generic`.
+    #[cfg(not(miri))]
+    #[inline(always)]
+    unsafe fn cmpxchg<T: PerCpuInteger>(addr: usize, old: T, new: T) -> T {
+        use core::arch::asm;
+        let mut cur = old.__to_reg();
+        let n = new.__to_reg();
+        // SAFETY: the caller's contract; `rax` comes back with the old value.
+        unsafe {
+            match core::mem::size_of::<T>() {
+                1 => {
+                    asm!("cmpxchg byte ptr [{p}], {n:l}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+                2 => {
+                    asm!("cmpxchg word ptr [{p}], {n:x}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+                4 => {
+                    asm!("cmpxchg dword ptr [{p}], {n:e}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+                _ => {
+                    asm!("cmpxchg qword ptr [{p}], {n}", p = in(reg) addr, n = in(reg) n, inout("rax") cur, options(nostack))
+                }
+            }
+            T::__from_reg(cur)
+        }
     }
 }
 
@@ -70,10 +203,9 @@ unsafe fn set_gs_base(base: usize) {
 
 /// The link-time value of a symbol: its VMA, which is its offset in an area
 /// because `.percpu` is linked at 0. `mov r32, imm32` zero-extends (4 GiB).
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_symbol_vma {
+macro_rules! __percpu_symbol_imm {
     ($sym:path) => {
         $crate::__percpu_asm_usize!($sym; "mov {0:e}, offset {1}"; pure, nomem, nostack, preserves_flags)
     };
@@ -232,7 +364,9 @@ macro_rules! __percpu_x86_accesses {
     };
 }
 
-/// The defaults of `Location`: a run-time offset in a register.
+/// The defaults of `Location`: a run-time offset in a register. (Unused
+/// with `sp-naive`, which compiles this file for the pointer path only.)
+#[allow(unused_macros)]
 macro_rules! offset_accesses {
     () => {
         /// Address of the current CPU's copy: `SELF_PTR` plus the offset,
@@ -242,12 +376,13 @@ macro_rules! offset_accesses {
         #[inline(always)]
         unsafe fn current_addr(&self) -> usize {
             // SAFETY: a `gs:` load of `SELF_PTR` and an add.
-            unsafe { $crate::arch::self_ptr_plus(self.offset()) }
+            unsafe { $crate::arch::cpu::self_ptr_plus(self.offset()) }
         }
 
         $crate::__percpu_x86_accesses!((reg));
     };
 }
+#[allow(unused_imports)]
 pub(crate) use offset_accesses;
 
 /// This CPU's `SELF_PTR` plus `offset`, in one register.
@@ -255,6 +390,7 @@ pub(crate) use offset_accesses;
 /// # Safety
 /// `GS_BASE` points at an initialised area.
 #[doc(hidden)]
+#[allow(dead_code)] // unused with `sp-naive`
 #[inline(always)]
 pub unsafe fn self_ptr_plus(offset: usize) -> usize {
     let mut addr = offset;
@@ -272,10 +408,9 @@ pub unsafe fn self_ptr_plus(offset: usize) -> usize {
 
 /// A static's location at VMA 0: every access names the symbol, and the
 /// address is `SELF_PTR` then the offset in one `lea`.
-#[cfg(not(percpu_non_zero_vma))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __percpu_static_accesses {
+macro_rules! __percpu_segment_static_accesses {
     ($sym:path) => {
         #[inline(always)]
         unsafe fn current_addr(&self) -> usize {
@@ -297,13 +432,4 @@ macro_rules! __percpu_static_accesses {
 
         $crate::__percpu_x86_accesses!((sym $sym));
     };
-}
-
-/// Not at VMA 0 the symbol is no displacement: the defaults, with the
-/// computed offset in a register.
-#[cfg(percpu_non_zero_vma)]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __percpu_static_accesses {
-    ($sym:path) => {};
 }
