@@ -194,11 +194,16 @@ pub fn workspace() -> Result<()> {
         toolchain::run(&mut doc)?;
     }
     toolchain::run(&mut compat(&["test", "--locked"]))?;
-    toolchain::run(&mut compat(&["test", "--locked", "-p", CUSTOM_BASE_TEST]))
+    for package in FEATURE_TESTS {
+        toolchain::run(&mut compat(&["test", "--locked", "-p", package]))?;
+    }
+    Ok(())
 }
 
-/// The test crate of `custom-base`, outside the default members.
+/// The test crates of `custom-base` and of `preempt`, outside the default
+/// members.
 const CUSTOM_BASE_TEST: &str = "percpu-custom-base";
+const FEATURE_TESTS: &[&str] = &[CUSTOM_BASE_TEST, "percpu-preempt-kg01"];
 
 /// `percpu/a,percpu/b` for `a,b`: features of the 0.2.99 package, named
 /// from the workspace.
