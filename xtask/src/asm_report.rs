@@ -25,15 +25,28 @@ use crate::targets::{Budgets, Target, TARGETS};
 use crate::toolchain::{self, workspace_root};
 
 /// One column of the table: a target and the features that select it.
-struct Column {
+pub struct Column {
     /// Our name of the architecture, then its features: `aarch64 arm-el2`.
-    label: String,
-    target: &'static Target,
-    features: Vec<&'static str>,
+    pub label: String,
+    pub target: &'static Target,
+    pub features: Vec<&'static str>,
     /// `-C target-feature` for the build, if the column has a CPU feature.
     target_feature: Option<&'static str>,
     /// The target's budgets, or the CPU feature's.
     budgets: &'static Budgets,
+    /// Which line's API the fixture reaches the runtime through.
+    pub line: Line,
+}
+
+/// The API a column's fixture goes through: percpu 0.4, or the 0.2 line
+/// (`compat/0.2`, the same source built against `percpu` 0.2.99).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Line {
+    V0_4,
+    V0_2 {
+        /// With `custom-base`: placed areas from `_percpu_base_ptr`.
+        custom_base: bool,
+    },
 }
 
 impl Column {
@@ -54,6 +67,7 @@ fn columns() -> Vec<Column> {
             features: Vec::new(),
             target_feature: None,
             budgets: &target.budgets,
+            line: Line::V0_4,
         });
         for feature in target.arch_features {
             columns.push(Column {
@@ -62,6 +76,7 @@ fn columns() -> Vec<Column> {
                 features: vec![feature],
                 target_feature: None,
                 budgets: &target.budgets,
+                line: Line::V0_4,
             });
         }
         for cpu in target.cpu_features {
@@ -71,8 +86,30 @@ fn columns() -> Vec<Column> {
                 features: Vec::new(),
                 target_feature: Some(cpu.target_feature),
                 budgets: &cpu.budgets,
+                line: Line::V0_4,
             });
         }
+    }
+    // The 0.2 line's columns, after all of 0.4's.
+    for (name, features, custom_base) in crate::line02::ASM_COLUMNS {
+        let target = TARGETS
+            .iter()
+            .find(|t| t.name() == *name)
+            .expect("a 0.2 column names a target of the table");
+        let mut label = [&[*name][..], features, &["0.2"]].concat().join(" ");
+        if *custom_base {
+            label.push_str(" custom-base");
+        }
+        columns.push(Column {
+            label,
+            target,
+            features: features.to_vec(),
+            target_feature: None,
+            budgets: &target.budgets,
+            line: Line::V0_2 {
+                custom_base: *custom_base,
+            },
+        });
     }
     columns
 }
@@ -116,7 +153,7 @@ fn column_label(label: &str) -> Result<String, String> {
 
 /// The operations, in table order; the fixture exports `<op>_<type>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
+pub enum Op {
     Read,
     Write,
     Add,
@@ -129,7 +166,7 @@ enum Op {
     CounterAdd,
 }
 
-const OPS: [Op; 10] = [
+pub const OPS: [Op; 10] = [
     Op::Read,
     Op::Write,
     Op::Add,
@@ -171,9 +208,9 @@ impl Op {
 
 /// The fixture's variable types: three primitives and a 3-word struct;
 /// for counters, the static and the run-time one.
-const TYPES: [&str; 6] = ["usize", "u8", "i32", "triple", "static", "box"];
+pub const TYPES: [&str; 6] = ["usize", "u8", "i32", "triple", "static", "box"];
 
-fn applies(op: Op, ty: &str) -> bool {
+pub fn applies(op: Op, ty: &str) -> bool {
     match op {
         Op::CounterAdd => matches!(ty, "static" | "box"),
         _ if matches!(ty, "static" | "box") => false,
@@ -182,7 +219,7 @@ fn applies(op: Op, ty: &str) -> bool {
     }
 }
 
-fn symbol(op: Op, ty: &str) -> String {
+pub fn symbol(op: Op, ty: &str) -> String {
     format!("{}_{}", op.name(), ty)
 }
 
@@ -231,13 +268,13 @@ fn budget(column: &Column, op: Op, ty: &str, preempt: bool) -> Option<usize> {
 }
 
 /// One disassembled function and its count.
-struct Measured {
-    insns: Vec<Insn>,
-    count: Count,
+pub struct Measured {
+    pub insns: Vec<Insn>,
+    pub count: Count,
 }
 
 /// Everything measured: (column index, preempt) to function name to count.
-type Results = BTreeMap<(usize, bool), BTreeMap<String, Measured>>;
+pub type Results = BTreeMap<(usize, bool), BTreeMap<String, Measured>>;
 
 /// Entry point of `cargo xtask asm-report`.
 pub fn run(args: &Args) -> Result<()> {
@@ -285,6 +322,10 @@ pub fn run(args: &Args) -> Result<()> {
             continue;
         }
         for preempt in [false, true] {
+            let fixture = match column.line {
+                Line::V0_4 => fixture.clone(),
+                Line::V0_2 { .. } => root.join("xtask/asm-fixture-0.2/Cargo.toml"),
+            };
             let lib = build_fixture(&fixture, &target_dir, column, preempt)?;
             // Mangled names: `disasm` demangles them, with rustc-demangle.
             let text = toolchain::output(
@@ -456,7 +497,7 @@ pub fn llvm_objdump() -> Result<PathBuf> {
     Ok(path)
 }
 
-fn feature_label(column: &Column, preempt: bool) -> String {
+pub fn feature_label(column: &Column, preempt: bool) -> String {
     let mut features = column.features.clone();
     if preempt {
         features.push("preempt");
@@ -484,6 +525,9 @@ fn build_fixture(
     let mut features = column.features.clone();
     if preempt {
         features.push("preempt");
+    }
+    if column.line == (Line::V0_2 { custom_base: true }) {
+        features.push("custom-base");
     }
     if !features.is_empty() {
         cmd.args(["--features", &features.join(",")]);
@@ -534,7 +578,10 @@ fn check(columns: &[Column], results: &Results) -> Vec<String> {
                         ));
                     }
                 }
-                if op == Op::Remote && (c.calls > 0 || c.branches > 0) {
+                // 0.2.3-preview.1's `PerCpuData::remote_ptr` is a safe
+                // function: with `custom-base` it checks the CPU id.
+                let checked_remote = column.line == (Line::V0_2 { custom_base: true });
+                if op == Op::Remote && !checked_remote && (c.calls > 0 || c.branches > 0) {
                     violations.push(format!(
                         "{name} on {where_}: {} call(s) and {} branch(es); remote_ptr must be straight-line code (no call, no spin-wait)",
                         c.calls, c.branches
@@ -565,6 +612,7 @@ fn check(columns: &[Column], results: &Results) -> Vec<String> {
             }
         }
     }
+    violations.extend(crate::line02::same_as_0_4(columns, results));
     violations
 }
 
@@ -671,7 +719,11 @@ const SUMMARY_OPS: [Op; 4] = [Op::Read, Op::Write, Op::Add, Op::Ptr];
 /// The README's table, from the same counts as the full one.
 fn summary(columns: &[Column], results: &Results) -> String {
     let plain: Vec<usize> = (0..columns.len())
-        .filter(|&i| columns[i].features.is_empty() && columns[i].target_feature.is_none())
+        .filter(|&i| {
+            columns[i].features.is_empty()
+                && columns[i].target_feature.is_none()
+                && columns[i].line == Line::V0_4
+        })
         .collect();
     let mut out = String::from(
         "Generated by `cargo xtask asm-report`, do not edit: instructions of a `usize` \

@@ -332,11 +332,159 @@ pub fn print_deps() {
 }
 
 /// `cargo xtask line02`: every 0.2-line check, as `ci` runs them.
+/// The recipe of docs/guide.md ("Coming from 0.2"), checked on a consumer
+/// that pins `percpu = "=0.2.0"` (as axvisor's `pre5` line does) and
+/// depends on a crate that asks for `percpu = "0.2"` (as arm_vcpu does),
+/// with a lock file from before the switch:
+/// - a `[patch.crates-io]` alone is not taken (0.2.99 does not satisfy
+///   `=0.2.0`): the graph keeps crates.io's 0.2.0;
+/// - the patch plus the pin line changed to `0.2.99` puts 0.2.99 in place
+///   of every 0.2.x in the graph, on the one 0.4 runtime.
+pub fn pin_recipe() -> Result<()> {
+    let dir = scratch().join("pin");
+    let dep = dir.join("dep-on-0.2");
+    write(
+        &dep.join("Cargo.toml"),
+        "[package]\nname = \"dep-on-0-2\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\npercpu = { version = \"0.2\", features = [\"arm-el2\"] }\n",
+    )?;
+    write(&dep.join("src/lib.rs"), "")?;
+    let app = dir.join("app");
+    let manifest = |pin: &str, patch: bool| {
+        let mut text = format!(
+            "[package]\nname = \"pins-0-2-0\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+             [workspace]\n\n[dependencies]\n\
+             percpu = {{ version = \"{pin}\", features = [\"arm-el2\"] }}\n\
+             dep-on-0-2 = {{ path = \"../dep-on-0.2\" }}\n"
+        );
+        if patch {
+            let path = compat_dir().join("percpu");
+            text.push_str(&format!(
+                "\n[patch.crates-io]\npercpu = {{ path = {:?} }}\n",
+                path.display().to_string()
+            ));
+        }
+        write(&app.join("Cargo.toml"), &text)
+    };
+    write(&app.join("src/lib.rs"), "")?;
+    let percpus = || -> Result<Vec<String>> {
+        let tree = toolchain::output(
+            cargo()
+                .args([
+                    "tree",
+                    "--prefix",
+                    "none",
+                    "-e",
+                    "normal",
+                    "--manifest-path",
+                ])
+                .arg(app.join("Cargo.toml")),
+        )?;
+        let mut found: Vec<String> = tree
+            .lines()
+            .filter(|l| l.starts_with("percpu v"))
+            .map(|l| l.trim_end_matches(" (*)").to_owned())
+            .collect();
+        found.sort();
+        found.dedup();
+        Ok(found)
+    };
+    // The consumer as it is, locked to crates.io's 0.2.0.
+    let _ = std::fs::remove_file(app.join("Cargo.lock"));
+    manifest("=0.2.0", false)?;
+    toolchain::run(
+        cargo()
+            .args(["generate-lockfile", "--manifest-path"])
+            .arg(app.join("Cargo.toml")),
+    )?;
+    manifest("=0.2.0", true)?;
+    let patch_alone = percpus()?;
+    if !patch_alone.iter().any(|p| p == "percpu v0.2.0") {
+        bail!("a [patch] alone was expected to stay unused under `=0.2.0`, got {patch_alone:?}");
+    }
+    manifest("0.2.99", true)?;
+    let switched = percpus()?;
+    let ours = |p: &String| p.starts_with("percpu v0.2.99 (/") || p.starts_with("percpu v0.4.1 (/");
+    if switched.len() != 2 || !switched.iter().all(ours) {
+        bail!("the recipe should leave percpu 0.2.99 on the 0.4 runtime alone, got {switched:?}");
+    }
+    eprintln!(
+        "pin recipe: [patch] alone keeps {patch_alone:?}; with the pin at 0.2.99: {switched:?}"
+    );
+    Ok(())
+}
+
 /// `LINE02_ONLY=VERSION` runs that version's suites alone.
 pub fn run() -> Result<()> {
     if std::env::var_os("LINE02_ONLY").is_none() {
         workspace()?;
     }
     suites()?;
+    pin_recipe()?;
     el2_consumers()
+}
+
+/// `cargo xtask asm-report`'s 0.2 columns: (target, features, custom-base).
+/// Each is the 0.4 fixture's source built against `percpu` 0.2.99, and must
+/// list the same instructions as the 0.4 column of the same target and
+/// features ([`same_as_0_4`]): the hypervisors' AArch64 at EL2, x86_64,
+/// RISC-V; and `custom-base` on the first two.
+pub const ASM_COLUMNS: &[(&str, &[&str], bool)] = &[
+    ("x86_64", &[], false),
+    ("aarch64", &["arm-el2"], false),
+    ("riscv64", &[], false),
+    ("x86_64", &[], true),
+    ("aarch64", &["arm-el2"], true),
+];
+
+/// Every function of a 0.2 column whose instructions (and relocation
+/// targets) differ from the 0.4 column of the same target and features,
+/// one line each. `custom-base`'s `remote_ptr` is exempt: its areas are
+/// placed (one more load, of the base table) and 0.2.3-preview.1's
+/// signature is a safe function, which checks the CPU id.
+pub fn same_as_0_4(
+    columns: &[crate::asm_report::Column],
+    results: &crate::asm_report::Results,
+) -> Vec<String> {
+    use crate::asm_report::{applies, feature_label, symbol, Line, Op, OPS, TYPES};
+    let mut violations = Vec::new();
+    for (index, column) in columns.iter().enumerate() {
+        let Line::V0_2 { custom_base } = column.line else {
+            continue;
+        };
+        let Some(reference) = columns.iter().position(|c| {
+            c.line == Line::V0_4
+                && std::ptr::eq(c.target, column.target)
+                && c.features == column.features
+        }) else {
+            violations.push(format!("{}: no 0.4 column to compare with", column.label));
+            continue;
+        };
+        for preempt in [false, true] {
+            let (Some(ours), Some(theirs)) = (
+                results.get(&(index, preempt)),
+                results.get(&(reference, preempt)),
+            ) else {
+                continue;
+            };
+            for op in OPS.iter().filter(|&&op| !(custom_base && op == Op::Remote)) {
+                for ty in TYPES.iter().filter(|ty| applies(*op, ty)) {
+                    let name = symbol(*op, ty);
+                    let same = match (ours.get(&name), theirs.get(&name)) {
+                        (Some(a), Some(b)) => a.insns == b.insns,
+                        _ => false,
+                    };
+                    if !same {
+                        violations.push(format!(
+                            "{name} on {} ({}): not the instructions of the 0.4 column `{}`",
+                            column.label,
+                            feature_label(column, preempt),
+                            columns[reference].label
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    violations
 }

@@ -7,6 +7,7 @@
 //! access reads the base table.
 
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use percpu04::__priv::Location;
 use percpu04::{AreaError, PerCpu, PerCpuPrimitive};
@@ -27,6 +28,11 @@ fn platform_area(cpu: usize) -> *mut u8 {
     unsafe { _percpu_base_ptr(cpu) }
 }
 
+/// The CPUs `init()` set up: what `remote_ptr` checks an id against first,
+/// with one load (a CPU the runtime registered later is checked against
+/// the runtime's own count, off the fast path).
+static CPUS: AtomicUsize = AtomicUsize::new(0);
+
 /// `init()` with `custom-base`: every area `_percpu_base_ptr` gives (up to
 /// the first null) becomes a placed area, with the template copied in.
 pub(crate) fn init_areas() -> Result<usize, AreaError> {
@@ -38,9 +44,24 @@ pub(crate) fn init_areas() -> Result<usize, AreaError> {
     // SAFETY: `init()` gets here once (its flag), so this is the only
     // reference to the table ever made.
     let table = unsafe { &mut *core::ptr::addr_of_mut!(TABLE) };
-    percpu04::try_init_placed(table, count, |cpu| {
+    let count = percpu04::try_init_placed(table, count, |cpu| {
         core::ptr::slice_from_raw_parts_mut(platform_area(cpu), size)
-    })
+    })?;
+    CPUS.store(count, Ordering::Release);
+    Ok(count)
+}
+
+/// Panics unless CPU `cpu` has an area: the slow half of `remote_ptr`'s
+/// check.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn check_late_cpu(cpu: usize) {
+    let count = crate::percpu_area_num();
+    assert!(
+        cpu < count,
+        "cpu {cpu} has no per-CPU area ({count} are initialised)"
+    );
 }
 
 /// In Linux user space there is no platform: as 0.2.3-preview.1 did, this
@@ -166,11 +187,9 @@ impl<T, L: Location> PerCpuData<T, L> {
     /// If the areas are not initialised or `cpu_idx` has none.
     #[inline]
     pub fn remote_ptr(&self, cpu_idx: usize) -> *mut T {
-        let count = crate::percpu_area_num();
-        assert!(
-            cpu_idx < count,
-            "cpu {cpu_idx} has no per-CPU area ({count} are initialised)"
-        );
+        if cpu_idx >= CPUS.load(Ordering::Relaxed) {
+            check_late_cpu(cpu_idx);
+        }
         // SAFETY: the areas are initialised and `cpu_idx` has one, checked.
         unsafe { self.handle.remote_ptr(cpu_idx) as *mut T }
     }

@@ -68,6 +68,11 @@ pub mod __priv {
 pub use percpu04::{
     __percpu_asm_usize, __percpu_offset, __percpu_static_location, __percpu_symbol_vma,
 };
+/// The 0.4 runtime's run-time allocations and guards, for code that moves
+/// to them (and for `cargo xtask asm-report`'s fixture, whose source is the
+/// 0.4 one). Not the 0.2 API.
+#[doc(hidden)]
+pub use percpu04::{def_percpu_counter, kernel_guard, PerCpuBox, PerCpuCounter};
 
 /// Set once by the first [`init`].
 static INIT_DONE: AtomicBool = AtomicBool::new(false);
