@@ -113,20 +113,14 @@ pub fn suite_0_4() -> Result<()> {
     )?;
     let target_dir = scratch().join("target");
     for &(features, tests) in SUITE_RUNS {
-        let output = toolchain::output(
-            cargo()
-                .arg("test")
-                .arg("--manifest-path")
-                .arg(suite.join("Cargo.toml"))
-                .arg("--target-dir")
-                .arg(&target_dir)
-                .args(["--features", features]),
+        run_suite(
+            &suite.join("Cargo.toml"),
+            &target_dir,
+            features,
+            None,
+            tests,
+            &format!("percpu {V0_4}'s tests against ours"),
         )?;
-        let summary = format!("test result: ok. {tests} passed; 0 failed");
-        if !output.contains(&summary) {
-            bail!("percpu {V0_4}'s tests with `{features}`: expected `{summary}`, got:\n{output}");
-        }
-        eprintln!("percpu {V0_4}'s tests with `{features}` against ours: {tests} passed");
     }
     toolchain::run(
         cargo()
@@ -137,6 +131,36 @@ pub fn suite_0_4() -> Result<()> {
             .arg(&target_dir)
             .arg("--locked"),
     )
+}
+
+/// Runs the test suite of `manifest` (a published package's, fetched) with
+/// `features` (and `rustflags`, if any) and fails unless exactly `tests`
+/// tests pass: a suite `cfg`'d out entirely would pass with none.
+pub fn run_suite(
+    manifest: &Path,
+    target_dir: &Path,
+    features: &str,
+    rustflags: Option<&str>,
+    tests: usize,
+    what: &str,
+) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.arg("test")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .args(["--features", features]);
+    if let Some(flags) = rustflags {
+        cmd.env("RUSTFLAGS", flags);
+    }
+    let output = toolchain::output(&mut cmd)?;
+    let summary = format!("test result: ok. {tests} passed; 0 failed");
+    if !output.contains(&summary) {
+        bail!("{what} with `{features}`: expected `{summary}`, got:\n{output}");
+    }
+    eprintln!("{what} with `{features}`: {tests} passed");
+    Ok(())
 }
 
 /// `cargo xtask dropin`: both checks, as `ci` runs them.

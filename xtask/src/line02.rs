@@ -123,27 +123,14 @@ pub fn suites() -> Result<()> {
         } else {
             "bfd"
         };
-        let output = toolchain::output(
-            cargo()
-                .arg("test")
-                .arg("--manifest-path")
-                .arg(suite.join("Cargo.toml"))
-                .arg("--target-dir")
-                .arg(scratch().join(format!("target-{flavour}")))
-                .args(["--features", run.features])
-                .env("RUSTFLAGS", run.rustflags),
+        crate::dropin::run_suite(
+            &suite.join("Cargo.toml"),
+            &scratch().join(format!("target-{flavour}")),
+            run.features,
+            Some(run.rustflags),
+            run.tests,
+            &format!("percpu {version}'s tests against 0.2.99"),
         )?;
-        let summary = format!("test result: ok. {} passed; 0 failed", run.tests);
-        let features = run.features;
-        if !output.contains(&summary) {
-            bail!(
-                "percpu {version}'s tests with `{features}`: expected `{summary}`, got:\n{output}"
-            );
-        }
-        eprintln!(
-            "percpu {version}'s tests with `{features}` against 0.2.99: {} passed",
-            run.tests
-        );
     }
     Ok(())
 }
