@@ -64,6 +64,17 @@ fn areas_where_the_platform_says() {
     }
     percpu::init_percpu_reg(2);
     assert_eq!(ID.read_current(), 102);
+    // The rest of 0.2.3-preview.1's methods, on CPU 2 and CPU 3.
+    // SAFETY: the register is set; nothing else uses the copies.
+    unsafe {
+        assert_eq!(*HAND.current_ref_raw(), 6);
+        *HAND.current_ref_mut_raw() += 1;
+        assert_eq!(HAND.read_current_raw(), 7);
+        HAND.write_current_raw(8);
+        assert_eq!(*HAND.remote_ref_raw(2), 8);
+        *HAND.remote_ref_mut_raw(3) = 9;
+        assert_eq!(HAND.read_remote(3), 9);
+    }
     // A CPU without an area: a clear panic, not a stray pointer.
     let err = std::panic::catch_unwind(|| ID.remote_ptr(CPUS)).unwrap_err();
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();

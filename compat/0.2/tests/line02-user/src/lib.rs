@@ -93,3 +93,27 @@ pub fn counter_in_fn() -> usize {
     CALLS.write_current(calls);
     calls
 }
+
+/// Every method `#[def_percpu]` generated in 0.2.0, 0.2.2 and
+/// 0.2.3-preview.1 (without `custom-base`), named once, so that the 0.2
+/// API cannot lose one unnoticed: this crate stops compiling.
+///
+/// # Safety
+/// The per-CPU register must be initialised on this CPU, and `cpu` must
+/// have an area that no other CPU is using.
+pub unsafe fn every_0_2_method(cpu: usize) -> usize {
+    let _: usize = LINE02_ID.offset();
+    let _: usize = LINE02_ID.symbol_vma();
+    // SAFETY: the caller's contract, for every call below.
+    unsafe {
+        let _: *const usize = LINE02_ID.current_ptr();
+        let _: &usize = LINE02_ID.current_ref_raw();
+        let _: &mut usize = LINE02_ID.current_ref_mut_raw();
+        let _: *const usize = LINE02_ID.remote_ptr(cpu);
+        let _: &usize = LINE02_ID.remote_ref_raw(cpu);
+        let _: &mut usize = LINE02_ID.remote_ref_mut_raw(cpu);
+        LINE02_ID.write_current_raw(LINE02_ID.read_current_raw());
+    }
+    LINE02_ID.write_current(LINE02_ID.read_current());
+    LINE02_ID.with_current(|v| *v)
+}

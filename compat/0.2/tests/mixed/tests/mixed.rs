@@ -84,6 +84,8 @@ fn one_runtime_for_both_lines() {
         }
     }
     line02_user::init_percpu_reg(2);
+    // SAFETY: the register is set; CPU 3's area is unused.
+    assert_eq!(unsafe { line02_user::every_0_2_method(3) }, 20);
     assert_eq!(LINE04_ID.read_current(), 2000);
     assert_eq!(LINE02_ID.read_current(), 20);
     assert_eq!(line02_user::counter_in_fn(), 2);
