@@ -82,13 +82,17 @@ pub fn run() -> Result<()> {
     judge(&findings, &accepted()?)
 }
 
-/// `cargo semver-checks -p percpu` against 0.4.0: its failures, parsed from
+/// `cargo semver-checks` of `percpu/Cargo.toml` against 0.4.0 (by manifest:
+/// `-p percpu` is ambiguous to it, which finds `compat/0.2`'s `percpu` too):
+/// its failures, parsed from
 /// its report (`--- failure LINT: ... ---`, then `Failed in:` and one
 /// indented line per item).
 fn semver_checks(extra: &[&str]) -> Result<Vec<Finding>> {
     let mut cmd = cargo();
     cmd.current_dir(workspace_root())
-        .args(["semver-checks", "-p", "percpu", "--baseline-version"])
+        .args(["semver-checks", "--manifest-path"])
+        .arg(workspace_root().join("percpu/Cargo.toml"))
+        .arg("--baseline-version")
         .arg(crate::dropin::V0_4)
         .args(extra);
     eprintln!("$ {}", toolchain::display(&cmd));
