@@ -6,7 +6,13 @@
 //!   kept in this repository), run against `percpu` 0.2.99 with exactly
 //!   their build scripts and linker scripts.
 //! - [`workspace`]: the `compat/0.2` workspace's own tests (a graph with
-//!   both lines), and its fmt, clippy and doc.
+//!   both lines, `custom-base`, `preempt` with `kernel_guard` 0.1), and its
+//!   fmt, clippy and doc.
+//! - [`pin_recipe`]: how a consumer that pins `=0.2.0` switches.
+//! - [`el2_consumers`]: arm_vcpu, axvcpu and axvm from crates.io, built for
+//!   AArch64 with 0.2.99, read TPIDR_EL2 and nothing else.
+//! - [`ASM_COLUMNS`] and [`same_as_0_4`]: `cargo xtask asm-report`'s 0.2
+//!   columns, held to the 0.4 columns' instructions.
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;

@@ -47,8 +47,9 @@ enum Command {
     /// `ci`'s drop-in checks alone: percpu 0.4.0's own tests against ours,
     /// and `cargo semver-checks` against its API.
     Dropin,
-    /// `ci`'s 0.2-line checks alone: the published 0.2.x suites against
-    /// `percpu` 0.2.99, and the `compat/0.2` workspace.
+    /// `ci`'s 0.2-line checks alone: the `compat/0.2` workspace, the
+    /// published 0.2.x suites against `percpu` 0.2.99, the `=0.2.0` pin
+    /// recipe, and arm_vcpu/axvcpu/axvm built for AArch64 at EL2.
     Line02,
     /// Boot the test kernel on every architecture under QEMU.
     TestAllArches(test_all_arches::Args),
