@@ -36,6 +36,10 @@ pub fn run() -> Result<()> {
         crate::dropin::suite_0_4,
     )?;
     step(
+        "the 0.2 line: compat/0.2 and 0.2.x's own tests",
+        crate::line02::run,
+    )?;
+    step(
         "cargo semver-checks against percpu 0.4.0",
         crate::semver::run,
     )?;

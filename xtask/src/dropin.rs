@@ -41,22 +41,27 @@ fn patch_section() -> String {
     )
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
+pub fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The unpacked 0.4.0 package in cargo's registry cache: a crate that
-/// depends on exactly that version makes cargo fetch and unpack it, and
-/// `cargo metadata` says where.
+/// The unpacked 0.4.0 package in cargo's registry cache.
 pub fn published_package() -> Result<PathBuf> {
-    let dir = scratch().join("fetch-0.4.0");
+    published("percpu", V0_4)
+}
+
+/// The unpacked package `krate` of exactly `version` in cargo's registry
+/// cache: a crate that depends on exactly that version makes cargo fetch
+/// and unpack it, and `cargo metadata` says where.
+pub fn published(krate: &str, version: &str) -> Result<PathBuf> {
+    let dir = scratch().join(format!("fetch-{krate}-{version}"));
     write(
         &dir.join("Cargo.toml"),
         &format!(
-            "[package]\nname = \"fetch-percpu-0-4-0\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+            "[package]\nname = \"fetch-published\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
              publish = false\n\n[workspace]\n\n[lib]\npath = \"lib.rs\"\n\n\
-             [dependencies]\npercpu = \"={V0_4}\"\n"
+             [dependencies]\n{krate} = \"={version}\"\n"
         ),
     )?;
     write(&dir.join("lib.rs"), "")?;
@@ -66,15 +71,15 @@ pub fn published_package() -> Result<PathBuf> {
             .arg(dir.join("Cargo.toml")),
     )?;
     // The package's `"manifest_path":"…/percpu-0.4.0/Cargo.toml"`.
-    let suffix = format!("/percpu-{V0_4}/Cargo.toml\"");
+    let suffix = format!("/{krate}-{version}/Cargo.toml\"");
     let end = metadata
         .find(&suffix)
-        .context("cargo metadata lists no percpu 0.4.0 package")?;
+        .with_context(|| format!("cargo metadata lists no {krate} {version} package"))?;
     let start = metadata[..end]
         .rfind('"')
         .context("malformed cargo metadata")?
         + 1;
-    Ok(PathBuf::from(&metadata[start..end]).join(format!("percpu-{V0_4}")))
+    Ok(PathBuf::from(&metadata[start..end]).join(format!("{krate}-{version}")))
 }
 
 /// The 0.4.0 package's own tests against our crates, then our test of a

@@ -11,6 +11,7 @@ mod bench_compile;
 mod ci;
 mod disasm;
 mod dropin;
+mod line02;
 mod linkers;
 mod miri;
 mod msrv;
@@ -47,6 +48,9 @@ enum Command {
     /// `ci`'s drop-in checks alone: percpu 0.4.0's own tests against ours,
     /// and `cargo semver-checks` against its API.
     Dropin,
+    /// `ci`'s 0.2-line checks alone: the published 0.2.x suites against
+    /// `percpu` 0.2.99, and the `compat/0.2` workspace.
+    Line02,
     /// Boot the test kernel on every architecture under QEMU.
     TestAllArches(test_all_arches::Args),
     /// Count the instructions of every per-CPU access, check them against
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Miri => miri::run().and_then(|()| miri::loom()),
         Command::Msrv => msrv::check(),
         Command::Dropin => dropin::run(),
+        Command::Line02 => line02::run(),
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),
