@@ -56,32 +56,33 @@ layout_symbol_addrs!(".8byte");
 layout_symbol_addrs!(".4byte");
 
 /// Serialises `init*`; readers of the area state wait while it is held.
-static INIT_LOCK: AtomicBool = AtomicBool::new(false);
+pub(crate) static INIT_LOCK: AtomicBool = AtomicBool::new(false);
 /// Where the initialised areas are. One struct, so that the remote-access
 /// path forms one address for `base` and `stride` (a load pair on AArch64).
 #[repr(C)]
-struct Areas {
+pub(crate) struct Areas {
     /// Base of area 0 once initialised, else 0.
-    base: AtomicUsize,
-    /// Distance between areas.
-    stride: AtomicUsize,
-    /// Number of initialised areas.
-    num: AtomicUsize,
+    pub(crate) base: AtomicUsize,
+    /// Distance between areas (contiguous), or the size of each (placed).
+    pub(crate) stride: AtomicUsize,
+    /// Number of initialised areas. Placed areas publish a CPU that
+    /// registers late with a `Release` store of this.
+    pub(crate) num: AtomicUsize,
 }
 
-static AREAS: Areas = Areas {
+pub(crate) static AREAS: Areas = Areas {
     base: AtomicUsize::new(0),
     stride: AtomicUsize::new(0),
     num: AtomicUsize::new(0),
 };
 
 #[inline(always)]
-fn template_size() -> usize {
+pub(crate) fn template_size() -> usize {
     crate::__percpu_symbol_vma!(_percpu_load_end) - crate::__percpu_symbol_vma!(_percpu_load_start)
 }
 
 #[inline(always)]
-fn template_addr() -> usize {
+pub(crate) fn template_addr() -> usize {
     core::ptr::addr_of!(_percpu_start) as usize
 }
 
@@ -95,7 +96,7 @@ fn layout_value(addr: usize) -> Option<usize> {
 /// The alignment of an area, as the linker script defines it
 /// (`cargo percpu ldscript --align`; 64 for a script that does not say).
 #[inline]
-fn area_align() -> usize {
+pub(crate) fn area_align() -> usize {
     // SAFETY: a word of `global_asm!` above, written only by the linker.
     layout_value(unsafe { __percpu_area_align_addr })
         .unwrap_or(percpu_layout::DEFAULT_AREA_ALIGN as usize)
@@ -126,6 +127,12 @@ pub fn percpu_area_num() -> usize {
         0 => reserved_areas(),
         n => n,
     }
+}
+
+/// The number of initialised areas, without waiting: for code that holds
+/// the allocator's lock, under which CPUs register.
+pub(crate) fn area_count() -> usize {
+    AREAS.num.load(Ordering::Relaxed)
 }
 
 fn reserved_areas() -> usize {
@@ -166,7 +173,22 @@ pub fn percpu_area_base(cpu_id: usize) -> usize {
         "cpu_id {cpu_id} is out of range: {} per-CPU areas are initialised",
         AREAS.num.load(Ordering::Relaxed)
     );
-    base + cpu_id * AREAS.stride.load(Ordering::Relaxed)
+    area_base_of(cpu_id)
+}
+
+/// Area `cpu_id`'s base: the stride arithmetic of contiguous areas.
+#[cfg(not(feature = "placed"))]
+#[inline(always)]
+fn area_base_of(cpu_id: usize) -> usize {
+    AREAS.base.load(Ordering::Relaxed) + cpu_id * AREAS.stride.load(Ordering::Relaxed)
+}
+
+/// Area `cpu_id`'s base with `placed`: one more load, of the CPU's base
+/// word (see [`crate::placed`]).
+#[cfg(feature = "placed")]
+#[inline(always)]
+fn area_base_of(cpu_id: usize) -> usize {
+    crate::placed::base_word(cpu_id)
 }
 
 /// The remote-access path: no waiting, a range check in debug builds only.
@@ -179,7 +201,7 @@ pub fn remote_area_base(cpu_id: usize) -> usize {
             remote_out_of_range(cpu_id, num);
         }
     }
-    AREAS.base.load(Ordering::Relaxed) + cpu_id * AREAS.stride.load(Ordering::Relaxed)
+    area_base_of(cpu_id)
 }
 
 #[cold]
@@ -189,7 +211,7 @@ fn remote_out_of_range(cpu_id: usize, num: usize) -> ! {
     panic!("remote per-CPU access to cpu_id {cpu_id}, but only {num} per-CPU areas are initialised")
 }
 
-fn wait_for_init() {
+pub(crate) fn wait_for_init() {
     while INIT_LOCK.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
@@ -229,7 +251,7 @@ pub fn try_init(base: *mut u8, cpu_count: usize) -> Result<usize, AreaError> {
 }
 
 /// The stride of areas with `dynamic_size` bytes of dynamic region.
-fn stride_with_dynamic(dynamic_size: usize) -> Result<usize, AreaError> {
+pub(crate) fn stride_with_dynamic(dynamic_size: usize) -> Result<usize, AreaError> {
     percpu_layout::area_stride_with_dynamic(
         template_size() as u64,
         dynamic_size as u64,
@@ -284,16 +306,38 @@ fn check_request(base: usize, cpu_count: usize, stride: usize) -> Result<(), Are
         .checked_mul(stride)
         .ok_or(AreaError::SizeOverflow)?;
     base.checked_add(total).ok_or(AreaError::SizeOverflow)?;
-    #[cfg(not(percpu_non_zero_vma))]
-    if crate::__percpu_symbol_vma!(_percpu_load_start) != 0 {
-        return Err(AreaError::NonZeroVma);
-    }
+    check_vma()?;
     let template = template_addr();
     let overlaps = base < template + template_size() && template < base + total;
     if overlaps && base != template {
         return Err(AreaError::OverlapsTemplate);
     }
     Ok(())
+}
+
+/// Offsets are `.percpu` VMAs: without `non-zero-vma` they must start at 0.
+pub(crate) fn check_vma() -> Result<(), AreaError> {
+    #[cfg(not(percpu_non_zero_vma))]
+    if crate::__percpu_symbol_vma!(_percpu_load_start) != 0 {
+        return Err(AreaError::NonZeroVma);
+    }
+    Ok(())
+}
+
+/// Copies the template into the area at `area` and zeroes the rest of its
+/// `size` bytes (the dynamic region).
+///
+/// # Safety
+/// `area` must be valid for `size >= template_size()` bytes of writes and
+/// must not overlap the template.
+pub(crate) unsafe fn fill_area(area: *mut u8, size: usize) {
+    let template = template_addr() as *const u8;
+    let len = template_size();
+    // SAFETY: the caller's contract.
+    unsafe {
+        core::ptr::copy_nonoverlapping(template, area, len);
+        core::ptr::write_bytes(area.add(len), 0, size - len);
+    }
 }
 
 fn init_areas(base: *mut u8, cpu_count: usize, stride: usize) -> Result<usize, AreaError> {
@@ -319,13 +363,12 @@ fn init_areas(base: *mut u8, cpu_count: usize, stride: usize) -> Result<usize, A
         unsafe {
             let area = base.add(cpu * stride);
             if !core::ptr::eq(area, template) {
-                core::ptr::copy_nonoverlapping(template, area, size);
-                if stride > size {
-                    core::ptr::write_bytes(area.add(size), 0, stride - size);
-                }
+                fill_area(area, stride.max(size));
             }
         }
     }
+    #[cfg(feature = "placed")]
+    crate::placed::publish_contiguous(base as usize, stride, cpu_count);
     AREAS.stride.store(stride, Ordering::Relaxed);
     AREAS.num.store(cpu_count, Ordering::Relaxed);
     AREAS.base.store(base as usize, Ordering::Relaxed);

@@ -16,6 +16,11 @@ pub fn percpu_area_num() -> usize {
     1
 }
 
+/// Always 1, as [`percpu_area_num`].
+pub(crate) fn area_count() -> usize {
+    1
+}
+
 /// An empty layout: [`init`](crate::init) needs no memory.
 pub fn percpu_area_layout_expected(_cpu_count: usize) -> Layout {
     Layout::from_size_align(0, percpu_layout::DEFAULT_AREA_ALIGN as usize)
@@ -112,4 +117,59 @@ pub fn init_with_dynamic(
         }
     }
     Ok(1)
+}
+
+/// One layout, as for [`percpu_area_layout_with_dynamic`].
+#[cfg(feature = "placed")]
+pub fn percpu_area_layout_placed(dynamic_size: usize) -> Result<Layout, AreaError> {
+    percpu_area_layout_with_dynamic(1, dynamic_size)
+}
+
+/// With one CPU the statics are where the linker put them: the areas are
+/// ignored, `cpu_count` must be non-zero and fit `table`. Returns 1.
+#[cfg(feature = "placed")]
+pub fn try_init_placed(
+    table: &'static mut [usize],
+    cpu_count: usize,
+    area_of: impl FnMut(usize) -> *mut [u8],
+) -> Result<usize, AreaError> {
+    try_init_placed_with_dynamic(table, cpu_count, 0, area_of)
+}
+
+/// As [`try_init_placed`]; a dynamic region, if any, is CPU 0's area, as
+/// [`init_with_dynamic`] makes it.
+#[cfg(feature = "placed")]
+pub fn try_init_placed_with_dynamic(
+    table: &'static mut [usize],
+    cpu_count: usize,
+    dynamic_size: usize,
+    mut area_of: impl FnMut(usize) -> *mut [u8],
+) -> Result<usize, AreaError> {
+    if cpu_count == 0 {
+        return Err(AreaError::ZeroCpuCount);
+    }
+    if table.len() < cpu_count {
+        return Err(AreaError::TableFull {
+            capacity: table.len(),
+            needed: cpu_count,
+        });
+    }
+    if dynamic_size == 0 {
+        return Ok(1);
+    }
+    let area = area_of(0);
+    if area.len() < dynamic_size {
+        return Err(AreaError::AreaTooSmall {
+            cpu: 0,
+            size: area.len(),
+            needed: dynamic_size,
+        });
+    }
+    init_with_dynamic(area as *mut u8, 1, dynamic_size)
+}
+
+/// Always [`AreaError::NotPlaced`]: `sp-naive` has one CPU.
+#[cfg(feature = "placed")]
+pub fn register_area(_area: *mut [u8]) -> Result<usize, AreaError> {
+    Err(AreaError::NotPlaced)
 }

@@ -1,6 +1,5 @@
 //! `PerCpuBox<T>`: a per-CPU variable allocated at run time.
 
-use core::alloc::Layout;
 use core::ops::Deref;
 
 use crate::dynamic::{AllocError, DynamicLocation};
@@ -44,26 +43,27 @@ impl<T> PerCpuBox<T> {
     /// `init(cpu)`.
     ///
     /// The areas must be initialised. On error nothing is allocated and
-    /// `init` is not called.
-    pub fn new_with(mut init: impl FnMut(usize) -> T) -> Result<Self, AllocError> {
-        let location = DynamicLocation::alloc(Layout::new::<T>())?;
-        // SAFETY: the location was allocated for a `T` in every area; each
-        // copy is written below before the handle is returned.
+    /// `init` is not called. With placed areas, `init` is kept for the CPUs
+    /// that [register](crate::register_area) later: a late CPU's copy is
+    /// `init(its id)`, made on the registering CPU (hence `Send`).
+    pub fn new_with<F>(init: F) -> Result<Self, AllocError>
+    where
+        F: FnMut(usize) -> T + Send + 'static,
+    {
+        let location = DynamicLocation::alloc_with(init)?;
+        // SAFETY: the location holds a `T` in every area, each written.
         let cell = unsafe { PerCpu::__new(location) };
-        for cpu in 0..crate::percpu_area_num() {
-            // SAFETY: the space is fresh, so no reference to it exists; a
-            // panic in `init` leaks the copies written so far and the space.
-            unsafe { (cell.remote_ptr(cpu) as *mut T).write(init(cpu)) };
-        }
         Ok(Self { cell })
     }
 
-    /// Allocates a copy of `value` for every initialised area.
+    /// Allocates a copy of `value` for every initialised area. With placed
+    /// areas, a CPU that registers later gets a clone of `value`, which the
+    /// box keeps until it drops.
     pub fn new(value: T) -> Result<Self, AllocError>
     where
-        T: Clone,
+        T: Clone + Send + 'static,
     {
-        Self::new_with(|_| value.clone())
+        Self::new_with(move |_| value.clone())
     }
 }
 
@@ -78,6 +78,8 @@ impl<T> Deref for PerCpuBox<T> {
 
 impl<T> Drop for PerCpuBox<T> {
     fn drop(&mut self) {
+        // No CPU that registers from here on gets a copy to leak.
+        self.cell.__location().retire();
         if core::mem::needs_drop::<T>() {
             for cpu in 0..crate::percpu_area_num() {
                 // SAFETY: every copy was written by `new_with`, and `&mut

@@ -102,6 +102,9 @@ pub(crate) struct Bitmap {
     /// Granules in use.
     used_count: usize,
     used: [u64; WORDS],
+    /// The first live allocation's constructor record (placed areas), or
+    /// [`NO_RECORD`].
+    records: usize,
 }
 
 impl Bitmap {
@@ -115,6 +118,7 @@ impl Bitmap {
             max_align: MIN_GRANULE,
             used_count: 0,
             used: [0; WORDS],
+            records: NO_RECORD,
         }
     }
 
@@ -375,18 +379,191 @@ pub(crate) fn on_init(template: usize, stride: usize, area_align: usize) -> bool
 pub struct DynamicLocation {
     offset: usize,
     bytes: usize,
+    /// Offset of its constructor record in area 0 (placed areas), or
+    /// [`NO_RECORD`].
+    record: usize,
+}
+
+/// The end of the record list.
+const NO_RECORD: usize = usize::MAX;
+
+/// What a CPU that registers late needs of a live allocation (placed areas
+/// only): how to make its copy. The record sits in the allocation, after
+/// the value, in area 0 (the other areas' bytes there are unused), and the
+/// records form a list under the allocator's lock.
+#[repr(C)]
+struct RecordHeader {
+    /// Offset of the next record, or [`NO_RECORD`].
+    next: usize,
+    /// Offset of the value in every area.
+    value: usize,
+    /// Writes a new value for CPU `cpu` at `dst`.
+    make: unsafe fn(record: *mut RecordHeader, dst: *mut u8, cpu: usize),
+    /// Drops the constructor.
+    drop_init: unsafe fn(record: *mut RecordHeader),
+}
+
+#[repr(C)]
+struct Record<F> {
+    header: RecordHeader,
+    init: F,
+}
+
+/// # Safety
+/// `record` is a live `Record<F>`, `dst` room for a `T`; the allocator
+/// lock is held (the constructor is only ever called under it).
+unsafe fn make<T, F: FnMut(usize) -> T>(record: *mut RecordHeader, dst: *mut u8, cpu: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { (dst as *mut T).write(((*(record as *mut Record<F>)).init)(cpu)) }
+}
+
+/// # Safety
+/// `record` is a live `Record<F>`, unlinked, and never used again.
+unsafe fn drop_init<F>(record: *mut RecordHeader) {
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::drop_in_place(&mut (*(record as *mut Record<F>)).init) }
+}
+
+/// Whether new allocations keep their constructor: only placed areas can
+/// gain a CPU.
+fn keeps_constructors() -> bool {
+    #[cfg(all(feature = "placed", not(feature = "sp-naive")))]
+    return crate::placed::is_placed();
+    #[cfg(not(all(feature = "placed", not(feature = "sp-naive"))))]
+    false
+}
+
+/// The record at `offset` of area 0.
+fn record_at(offset: usize) -> *mut RecordHeader {
+    with_exposed(crate::__priv::remote_area_base(0) + offset)
+}
+
+/// A pointer into the areas, whose memory's provenance `init*` exposed.
+fn with_exposed<T>(addr: usize) -> *mut T {
+    core::ptr::with_exposed_provenance_mut(addr)
+}
+
+/// Gives area `base`, CPU `cpu`'s, a copy of every live allocation that
+/// kept its constructor.
+///
+/// # Safety
+/// `bitmap` is the locked allocator's; the area is initialised, and
+/// nobody reaches its dynamic region yet.
+#[cfg(all(feature = "placed", not(feature = "sp-naive")))]
+pub(crate) unsafe fn copy_live_allocations(bitmap: &Bitmap, base: usize, cpu: usize) {
+    let mut at = bitmap.records;
+    while at != NO_RECORD {
+        let record = record_at(at);
+        // SAFETY: a linked record is live and holds its constructor; the
+        // value's offset is inside the area, allocated for its type.
+        unsafe {
+            let value = with_exposed(base + (*record).value);
+            ((*record).make)(record, value, cpu);
+            at = (*record).next;
+        }
+    }
 }
 
 impl DynamicLocation {
-    /// Allocates room for `layout` in every area's dynamic region.
-    pub(crate) fn alloc(layout: Layout) -> Result<Self, AllocError> {
+    /// Allocates a `T` in every area's dynamic region, and writes CPU
+    /// `cpu`'s copy as `init(cpu)` for every initialised area. With placed
+    /// areas, `init` is kept for the CPUs that register later, until the
+    /// location drops.
+    ///
+    /// On error nothing is allocated and `init` is not called.
+    pub(crate) fn alloc_with<T, F>(mut init: F) -> Result<Self, AllocError>
+    where
+        F: FnMut(usize) -> T + Send + 'static,
+    {
+        let keep = keeps_constructors();
+        let (layout, record) = if keep {
+            let (layout, record) = Layout::new::<T>()
+                .extend(Layout::new::<Record<F>>())
+                .map_err(|_| AllocError::OutOfSpace {
+                    size: usize::MAX,
+                    free: 0,
+                })?;
+            (layout, record)
+        } else {
+            (Layout::new::<T>(), 0)
+        };
         let (offset, bytes) = ALLOCATOR.with(|bitmap| bitmap.alloc(layout))?;
-        Ok(Self { offset, bytes })
+        let mut location = Self {
+            offset,
+            bytes,
+            record: NO_RECORD,
+        };
+        let write = |cpu: usize, value: T| {
+            let dst = crate::__priv::remote_area_base(cpu) + offset;
+            // SAFETY: fresh space allocated for a `T` in every area, which
+            // nobody else reaches yet.
+            unsafe { with_exposed::<T>(dst).write(value) };
+        };
+        let cpus = crate::percpu_area_num();
+        for cpu in 0..cpus {
+            write(cpu, init(cpu));
+        }
+        if keep {
+            let at = offset + record;
+            ALLOCATOR.with(|bitmap| {
+                let header = RecordHeader {
+                    next: bitmap.records,
+                    value: offset,
+                    make: make::<T, F>,
+                    drop_init: drop_init::<F>,
+                };
+                let ptr = record_at(at) as *mut Record<F>;
+                // SAFETY: the record's room in area 0, part of the fresh
+                // allocation.
+                unsafe { ptr.write(Record { header, init }) };
+                bitmap.records = at;
+                // CPUs that registered since the count was read: they
+                // could not see the record yet.
+                for cpu in cpus..crate::area::area_count() {
+                    // SAFETY: the record was just written, the lock is held.
+                    unsafe {
+                        let dst = crate::__priv::remote_area_base(cpu) + offset;
+                        make::<T, F>(ptr as *mut RecordHeader, with_exposed(dst), cpu)
+                    };
+                }
+            });
+            location.record = at;
+        }
+        Ok(location)
+    }
+
+    /// Forgets the constructor: no CPU that registers from now on gets a
+    /// copy. Called before the copies are dropped; a second call does
+    /// nothing.
+    pub(crate) fn retire(&self) {
+        if self.record == NO_RECORD {
+            return;
+        }
+        let unlinked = ALLOCATOR.with(|bitmap| {
+            let mut link = &mut bitmap.records;
+            while *link != NO_RECORD {
+                let record = record_at(*link);
+                if *link == self.record {
+                    // SAFETY: a linked record is live.
+                    *link = unsafe { (*record).next };
+                    return Some(record);
+                }
+                // SAFETY: as above; the list is only changed under the lock.
+                link = unsafe { &mut (*record).next };
+            }
+            None
+        });
+        if let Some(record) = unlinked {
+            // SAFETY: unlinked just now, so never used again; dropped
+            // outside the lock, as it may free per-CPU memory itself.
+            unsafe { ((*record).drop_init)(record) };
+        }
     }
 }
 
 impl Drop for DynamicLocation {
     fn drop(&mut self) {
+        self.retire();
         ALLOCATOR.with(|bitmap| bitmap.free(self.offset, self.bytes));
     }
 }

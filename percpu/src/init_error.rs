@@ -52,10 +52,85 @@ pub enum AreaError {
     /// Run-time allocations (`PerCpuBox`, `PerCpuCounter::new`) are live:
     /// initialising again would overwrite them. Drop them first.
     DynamicRegionInUse,
+    /// A placed area ([`try_init_placed`](crate::try_init_placed),
+    /// [`register_area`](crate::register_area)) is null.
+    NullArea {
+        /// The CPU it was meant for.
+        cpu: usize,
+    },
+    /// A placed area does not start on the area alignment.
+    UnalignedArea {
+        /// The CPU it was meant for.
+        cpu: usize,
+        /// The alignment every area needs.
+        align: usize,
+    },
+    /// A placed area is smaller than one area
+    /// ([`percpu_area_layout_placed`](crate::percpu_area_layout_placed)).
+    AreaTooSmall {
+        /// The CPU it was meant for.
+        cpu: usize,
+        /// Bytes given.
+        size: usize,
+        /// Bytes one area needs.
+        needed: usize,
+    },
+    /// Two placed areas overlap: two CPUs would share memory.
+    AreasOverlap {
+        /// The CPU whose area was refused.
+        cpu: usize,
+        /// The CPU whose area it overlaps.
+        other: usize,
+    },
+    /// A placed area overlaps the `.percpu` template, which must stay
+    /// as linked: CPUs that register later copy it.
+    AreaOverlapsTemplate {
+        /// The CPU it was meant for.
+        cpu: usize,
+    },
+    /// The base table has room for fewer CPUs than asked for.
+    TableFull {
+        /// Entries in the table.
+        capacity: usize,
+        /// Entries needed.
+        needed: usize,
+    },
+    /// [`register_area`](crate::register_area) needs areas set up by
+    /// [`try_init_placed`](crate::try_init_placed): contiguous areas have no
+    /// room for one more, and `sp-naive` has one CPU.
+    NotPlaced,
 }
 
 impl fmt::Display for AreaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::NullArea { cpu } => return write!(f, "CPU {cpu}'s per-CPU area is null"),
+            Self::UnalignedArea { cpu, align } => {
+                return write!(
+                    f,
+                    "CPU {cpu}'s per-CPU area is not aligned to {align} bytes"
+                )
+            }
+            Self::AreaTooSmall { cpu, size, needed } => {
+                return write!(
+                    f,
+                    "CPU {cpu}'s per-CPU area has {size} bytes; one area needs {needed}"
+                )
+            }
+            Self::AreasOverlap { cpu, other } => {
+                return write!(f, "CPU {cpu}'s per-CPU area overlaps CPU {other}'s")
+            }
+            Self::AreaOverlapsTemplate { cpu } => {
+                return write!(f, "CPU {cpu}'s per-CPU area overlaps the .percpu template")
+            }
+            Self::TableFull { capacity, needed } => {
+                return write!(
+                    f,
+                    "the per-CPU base table has {capacity} entries; {needed} are needed"
+                )
+            }
+            _ => {}
+        }
         f.write_str(match self {
             Self::InvalidBase => "per-CPU area base address is null",
             Self::UnalignedBase => "per-CPU area base address is not aligned to the area alignment",
@@ -69,6 +144,10 @@ impl fmt::Display for AreaError {
             Self::NonZeroVma => {
                 ".percpu is not linked at VMA 0; enable the `non-zero-vma` feature or fix the linker script"
             }
+            Self::NotPlaced => {
+                "no CPU can be registered: the areas were not set up by percpu::try_init_placed"
+            }
+            _ => unreachable!("written above"),
         })
     }
 }

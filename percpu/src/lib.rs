@@ -41,6 +41,11 @@
 //!   `with_current_irqsave` (and every other interrupt mask of the crate)
 //!   clears `mstatus.MIE` instead of `sstatus.SIE`, which does not mask
 //!   machine-mode interrupts.
+//! - `placed`: each CPU's area wherever the platform puts it (NUMA nodes,
+//!   memory with holes), and CPUs that register after boot:
+//!   `try_init_placed`, `register_area`. Remote accesses load the
+//!   area's base from a table; without the feature they stay the stride
+//!   arithmetic, and current-CPU accesses are the same either way.
 //! - `non-zero-vma`: `.percpu` is linked at a non-zero VMA (implied in Linux
 //!   user space); offsets are computed from `_percpu_load_start`.
 
@@ -70,6 +75,16 @@ mod area;
 #[cfg(feature = "sp-naive")]
 #[path = "area_naive.rs"]
 mod area;
+#[cfg(all(feature = "placed", not(feature = "sp-naive")))]
+mod placed;
+#[cfg(all(feature = "placed", feature = "sp-naive"))]
+pub use area::{
+    percpu_area_layout_placed, register_area, try_init_placed, try_init_placed_with_dynamic,
+};
+#[cfg(all(feature = "placed", not(feature = "sp-naive")))]
+pub use placed::{
+    percpu_area_layout_placed, register_area, try_init_placed, try_init_placed_with_dynamic,
+};
 
 pub use area::{
     init_percpu_reg, init_with_dynamic, percpu_area_base, percpu_area_layout_expected,

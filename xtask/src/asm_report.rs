@@ -436,7 +436,7 @@ fn write_if_changed(path: &Path, text: &str) -> Result<()> {
 }
 
 /// `llvm-objdump` from the `llvm-tools` component of the running toolchain.
-fn llvm_objdump() -> Result<PathBuf> {
+pub fn llvm_objdump() -> Result<PathBuf> {
     let sysroot = toolchain::output(Command::new("rustc").args(["--print", "sysroot"]))?;
     let version = toolchain::output(Command::new("rustc").arg("-vV"))?;
     let host = version

@@ -13,7 +13,8 @@ const HOST_FEATURE_SETS: &[&str] = &[
     "",
     "preempt",
     "sp-naive",
-    "sp-naive,preempt,non-zero-vma",
+    "sp-naive,preempt,non-zero-vma,placed",
+    "placed",
     "preempt,arm-el2,non-zero-vma",
 ];
 

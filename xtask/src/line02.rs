@@ -183,8 +183,124 @@ fn feature_list(features: &str) -> String {
         .join(",")
 }
 
+/// The nightly the hypervisor crates need (axaddrspace uses
+/// `#![feature(const_trait_impl)]`): the one axvisor's `pre5` line names.
+pub const EL2_TOOLCHAIN: &str = "nightly-2025-12-12";
+/// Their target.
+const EL2_TARGET: &str = "aarch64-unknown-none-softfloat";
+/// The crates whose code is disassembled.
+const EL2_CRATES: &[&str] = &["el2_consumers", "arm_vcpu", "axvcpu", "axvm"];
+/// The functions of `compat/0.2/el2-consumers` that instantiate the
+/// crates' generic per-CPU code; each must read TPIDR_EL2.
+const EL2_FUNCTIONS: &[&str] = &[
+    "el2_current_vcpu",
+    "el2_clear_current_vcpu",
+    "el2_percpu_new",
+    "el2_percpu_enable",
+];
+
+/// arm_vcpu, axvcpu and axvm 0.2.x from crates.io (pinned by
+/// `compat/0.2/el2-consumers/Cargo.lock`) with `percpu` 0.2.99 patched in,
+/// built for AArch64 bare metal: every per-CPU register access in their
+/// code must be TPIDR_EL2, and the per-CPU accesses must read it.
+pub fn el2_consumers() -> Result<()> {
+    toolchain::ensure_toolchain(EL2_TOOLCHAIN, &[EL2_TARGET], &[])?;
+    let mut cmd = std::process::Command::new("rustup");
+    cmd.args([
+        "run",
+        EL2_TOOLCHAIN,
+        "cargo",
+        "build",
+        "--release",
+        "--locked",
+    ])
+    .args([
+        "--target",
+        EL2_TARGET,
+        "--message-format=json",
+        "--manifest-path",
+    ])
+    .arg(compat_dir().join("el2-consumers/Cargo.toml"))
+    .arg("--target-dir")
+    .arg(scratch().join("el2"));
+    // Nothing of the running toolchain's environment.
+    for var in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "RUSTFLAGS"] {
+        cmd.env_remove(var);
+    }
+    let messages = toolchain::output(&mut cmd)?;
+    let objdump = crate::asm_report::llvm_objdump()?;
+    for krate in EL2_CRATES {
+        let rlib =
+            artifact(&messages, krate).with_context(|| format!("cargo built no {krate} rlib"))?;
+        let text = toolchain::output(
+            std::process::Command::new(&objdump)
+                .args(["-d", "--no-show-raw-insn"])
+                .arg(&rlib),
+        )?;
+        let reads = check_el2(&text).with_context(|| format!("{krate} ({})", rlib.display()))?;
+        eprintln!("{krate}: {reads} per-CPU register reads, all TPIDR_EL2");
+        if *krate == "el2_consumers" {
+            let functions =
+                crate::disasm::parse(&text, EL2_FUNCTIONS).map_err(anyhow::Error::msg)?;
+            for name in EL2_FUNCTIONS {
+                let reads_el2 = functions.get(*name).is_some_and(|insns| {
+                    insns.iter().any(|i| {
+                        i.mnemonic == "mrs"
+                            && i.operands.to_ascii_lowercase().ends_with("tpidr_el2")
+                    })
+                });
+                if !reads_el2 {
+                    bail!("{name} (arm_vcpu's and axvcpu's per-CPU code) reads no TPIDR_EL2");
+                }
+            }
+        } else if *krate == "arm_vcpu" && reads == 0 {
+            bail!("arm_vcpu's own code reads no TPIDR_EL2");
+        }
+    }
+    Ok(())
+}
+
+/// The rlib of `krate` among cargo's JSON messages.
+fn artifact(messages: &str, krate: &str) -> Option<PathBuf> {
+    let name = format!("\"name\":\"{krate}\"");
+    messages
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains(&name))
+        .find_map(|l| {
+            let end = l.find(".rlib\"")? + ".rlib".len();
+            let start = l[..end].rfind('"')? + 1;
+            Some(PathBuf::from(&l[start..end]))
+        })
+}
+
+/// Counts the reads of TPIDR_EL2 in a disassembly; fails on any access to
+/// another per-CPU register (TPIDR_EL1, TPIDR_EL0, TPIDRRO_EL0).
+fn check_el2(disassembly: &str) -> Result<usize> {
+    let mut reads = 0;
+    for line in disassembly.lines() {
+        let lower = line.to_ascii_lowercase();
+        if !lower.contains("tpidr") {
+            continue;
+        }
+        if !lower.contains("tpidr_el2") {
+            bail!("a per-CPU register other than TPIDR_EL2: `{}`", line.trim());
+        }
+        if lower.contains("mrs") {
+            reads += 1;
+        }
+    }
+    Ok(reads)
+}
+
+/// What `.ci/run` installs ahead for the 0.2-line step (the step installs
+/// it too, idempotently): the nightly of [`el2_consumers`].
+pub fn print_deps() {
+    println!("toolchain {EL2_TOOLCHAIN}");
+}
+
 /// `cargo xtask line02`: every 0.2-line check, as `ci` runs them.
 pub fn run() -> Result<()> {
     workspace()?;
-    suites()
+    suites()?;
+    el2_consumers()
 }

@@ -377,6 +377,7 @@ pub fn print_deps() {
     crate::linkers::print_deps();
     crate::semver::print_deps();
     crate::miri::print_deps();
+    crate::line02::print_deps();
 }
 
 #[cfg(test)]

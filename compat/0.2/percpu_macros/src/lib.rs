@@ -8,8 +8,9 @@
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
-use proc_macro2::{TokenStream as TokenStream2, TokenTree};
+use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::quote;
+use syn::visit_mut::{self, VisitMut};
 
 /// Defines a per-CPU static: every CPU gets its own copy of the value.
 ///
@@ -18,12 +19,18 @@ use quote::quote;
 /// static CPU_ID: usize = 0;
 /// ```
 ///
-/// As in the 0.2 line, `static mut` is accepted: the storage is mutable
-/// either way, and `X` itself is the handle whose methods reach it.
+/// As in the 0.2 line, `static mut` is accepted (the storage is mutable
+/// either way, and `X` itself is the handle whose methods reach it), and so
+/// is a type with an elided lifetime, `&T` in a static meaning `&'static T`.
 #[proc_macro_attribute]
 pub fn def_percpu(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = TokenStream2::from(attr);
-    let item = drop_static_mut(item.into());
+    let mut item = match syn::parse::<syn::ItemStatic>(item) {
+        Ok(item) => item,
+        Err(err) => return err.to_compile_error().into(),
+    };
+    item.mutability = syn::StaticMutability::None;
+    StaticLifetimes.visit_type_mut(&mut item.ty);
     quote! {
         #[::percpu::__priv::def_percpu_0_4(#attr)]
         #item
@@ -31,18 +38,35 @@ pub fn def_percpu(attr: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
-/// `static mut X` becomes `static X`; everything else is left as it is.
-fn drop_static_mut(item: TokenStream2) -> TokenStream2 {
-    let mut out = Vec::new();
-    let mut after_static = false;
-    for tree in item {
-        let is_mut = matches!(&tree, TokenTree::Ident(id) if id == "mut");
-        if !(after_static && is_mut) {
-            out.push(tree.clone());
+/// Spells out the lifetimes a static's type may leave out: the 0.4
+/// expansion names the type where elision is not allowed (a type alias,
+/// a trait's type parameter, an associated const).
+struct StaticLifetimes;
+
+impl VisitMut for StaticLifetimes {
+    fn visit_type_reference_mut(&mut self, ty: &mut syn::TypeReference) {
+        if ty.lifetime.is_none() {
+            ty.lifetime = Some(syn::Lifetime::new("'static", Span::call_site()));
         }
-        after_static = matches!(&tree, TokenTree::Ident(id) if id == "static");
+        visit_mut::visit_type_reference_mut(self, ty);
     }
-    out.into_iter().collect()
+
+    fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+        if lifetime.ident == "_" {
+            *lifetime = syn::Lifetime::new("'static", lifetime.span());
+        }
+    }
+
+    /// A function pointer's elided lifetimes are its own (higher-ranked):
+    /// left alone.
+    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
+
+    /// So are those of `Fn(&T)` sugar in a trait bound.
+    fn visit_parenthesized_generic_arguments_mut(
+        &mut self,
+        _: &mut syn::ParenthesizedGenericArguments,
+    ) {
+    }
 }
 
 /// The link-time address (VMA) of a symbol in `.percpu`, as a `usize`

@@ -35,6 +35,16 @@ pub static mut LINE02_MUT: u32 = 0;
 #[percpu::def_percpu]
 pub static LINE02_GENERIC: Tagged<u8> = Tagged::new(0x22);
 
+/// A type with elided lifetimes, as a static may have (arm_vcpu's
+/// `IRQ_HANDLER`).
+#[percpu::def_percpu]
+pub static LINE02_HANDLER: core::cell::OnceCell<&(dyn Fn() -> usize + Send + Sync)> =
+    core::cell::OnceCell::new();
+
+/// `&str`: `&'static str`, elided.
+#[percpu::def_percpu]
+pub static LINE02_NAME: &str = "line02";
+
 macro_rules! declare {
     ($($(#[$attr:meta])* $vis:vis static $name:ident: $ty:ty = $init:expr;)*) => {
         $(

@@ -3,7 +3,9 @@
 //! register. Everything is checked where a user sees it: addresses and
 //! values on each CPU.
 
-use line02_user::{LINE02_FROM_MACRO, LINE02_GENERIC, LINE02_ID, LINE02_MUT};
+use line02_user::{
+    LINE02_FROM_MACRO, LINE02_GENERIC, LINE02_HANDLER, LINE02_ID, LINE02_MUT, LINE02_NAME,
+};
 
 #[percpu::def_percpu]
 static LINE04_ID: usize = 0x0404;
@@ -61,6 +63,10 @@ fn one_runtime_for_both_lines() {
         assert_eq!(LINE04_ID.read_current(), 0x0404);
         assert_eq!(LINE02_FROM_MACRO.read_current(), 0x2020);
         assert_eq!(LINE02_GENERIC.with_current(|g| g.value), 0x22);
+        assert_eq!(LINE02_NAME.with_current(|name| *name), "line02");
+        LINE02_HANDLER.with_current(|handler| {
+            assert!(handler.set(&|| 7).is_ok());
+        });
         LINE02_ID.write_current(cpu * 10);
         LINE02_MUT.write_current(cpu as u32 + 100);
         LINE04_ID.write_current(cpu * 1000);
@@ -81,4 +87,8 @@ fn one_runtime_for_both_lines() {
     assert_eq!(LINE04_ID.read_current(), 2000);
     assert_eq!(LINE02_ID.read_current(), 20);
     assert_eq!(line02_user::counter_in_fn(), 2);
+    assert_eq!(
+        LINE02_HANDLER.with_current(|handler| handler.get().map(|f| f())),
+        Some(7)
+    );
 }
