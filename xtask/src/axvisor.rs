@@ -86,8 +86,8 @@ pub enum Recipe {
 /// A deliberate fault in a scratch copy of our crates, for `--broken`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Break {
-    /// `percpu_area_base` gives area 0 for every CPU: all CPUs share one
-    /// area, so each reads the CPU id the last one stored.
+    /// `init_percpu_reg` points every CPU's register at area 0: all CPUs
+    /// share one area, so each reads the CPU id the last one stored.
     OneArea,
     /// The per-CPU register write goes to `TPIDR_EL1` while every read is
     /// from `TPIDR_EL2` (`arm-el2`): the base is never set.
@@ -100,8 +100,8 @@ impl Break {
         match self {
             Break::OneArea => (
                 "percpu/src/area.rs",
-                "base + cpu_id * AREAS.stride.load(Ordering::Relaxed)",
-                "{ let _ = cpu_id; base }",
+                "let base = percpu_area_base(cpu_id);",
+                "let base = percpu_area_base(0);",
             ),
             Break::El1 => (
                 "percpu/src/arch/aarch64.rs",
@@ -194,6 +194,11 @@ pub fn run(args: &Args) -> Result<()> {
     let copy = scratch().join("checkout");
     sync_tree(&checkout, &copy)?;
     let mut new_manifest = without_autobins(&manifest);
+    // The copy lives under our target directory, inside our workspace:
+    // without a table of its own cargo would take it for one of ours.
+    if !manifest.lines().any(|l| l.trim() == "[workspace]") {
+        new_manifest.push_str("\n[workspace]\n");
+    }
     let expect_version = match args.percpu {
         Which::Published => pin.trim_start_matches('=').to_owned(),
         Which::Ours => {
@@ -365,24 +370,26 @@ fn find_line02(dir: &Path, found: &mut Vec<(PathBuf, String)>) -> Result<()> {
             }
         } else if name == "Cargo.toml" {
             let text = std::fs::read_to_string(&path)?;
-            if let Some(version) = package_version(&text).filter(|v| v.starts_with("0.2.")) {
-                if package_name(&text) == Some("percpu") {
-                    found.push((dir.to_path_buf(), version.to_owned()));
-                }
+            if section_field(&text, "package", "name") != Some("percpu") {
+                continue;
+            }
+            if let Some(version) = package_version(dir, &text).filter(|v| v.starts_with("0.2.")) {
+                found.push((dir.to_path_buf(), version));
             }
         }
     }
     Ok(())
 }
 
-/// A `[package]` section's `key = "value"`.
-fn package_field<'a>(manifest: &'a str, key: &str) -> Option<&'a str> {
-    let mut in_package = false;
+/// A `[section]`'s `key = "value"`.
+fn section_field<'a>(manifest: &'a str, section: &str, key: &str) -> Option<&'a str> {
+    let header = format!("[{section}]");
+    let mut inside = false;
     for line in manifest.lines() {
         let t = line.trim();
         if t.starts_with('[') {
-            in_package = t == "[package]";
-        } else if in_package {
+            inside = t == header;
+        } else if inside {
             if let Some((k, v)) = t.split_once('=') {
                 if k.trim() == key {
                     let v = v.trim();
@@ -394,12 +401,46 @@ fn package_field<'a>(manifest: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
-fn package_name(manifest: &str) -> Option<&str> {
-    package_field(manifest, "name")
+/// The version of the package whose manifest (in `dir`) is `manifest`: its
+/// own, or with `version.workspace = true` its workspace's.
+fn package_version(dir: &Path, manifest: &str) -> Option<String> {
+    if let Some(v) = section_field(manifest, "package", "version") {
+        return Some(v.to_owned());
+    }
+    dir.ancestors().skip(1).find_map(|parent| {
+        let text = std::fs::read_to_string(parent.join("Cargo.toml")).ok()?;
+        text.contains("[workspace]")
+            .then(|| section_field(&text, "workspace.package", "version"))
+            .flatten()
+            .map(str::to_owned)
+    })
 }
 
-fn package_version(manifest: &str) -> Option<&str> {
-    package_field(manifest, "version")
+/// Gives the package of `manifest` its own `version`, in place of what it
+/// had (a version or `version.workspace = true`).
+fn set_package_version(manifest: &Path, version: &str) -> Result<()> {
+    let text = std::fs::read_to_string(manifest)?;
+    let mut inside = false;
+    let mut done = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t == "[package]";
+        } else if inside && !done {
+            let key = t.split('=').next().unwrap_or("").trim();
+            if key == "version" || key == "version.workspace" {
+                out.push(format!("version = \"{version}\""));
+                done = true;
+                continue;
+            }
+        }
+        out.push(line.to_owned());
+    }
+    if !done {
+        bail!("{} has no `version` in [package]", manifest.display());
+    }
+    write_if_changed(manifest, &(out.join("\n") + "\n"))
 }
 
 /// The 0.2-line package to patch in, and the version the lock file must
@@ -436,11 +477,7 @@ fn stage_ours(args: &Args, pin: &str) -> Result<(PathBuf, String)> {
     let version = match pinned {
         Some(pinned) => {
             let manifest = staged.join("Cargo.toml");
-            replace_once(
-                &manifest,
-                &format!("version = \"{version}\""),
-                &format!("version = \"{pinned}\""),
-            )?;
+            set_package_version(&manifest, pinned)?;
             eprintln!("axvisor-boot: staged copy versioned {pinned} (was {version})");
             pinned.to_owned()
         }
@@ -634,31 +671,35 @@ fn build(copy: &Path, channel: &str, features: &str) -> Result<PathBuf> {
     Ok(target_dir.join(TARGET).join("release").join("axvisor"))
 }
 
-/// The copy's lock file holds one `percpu`: ours (a path package, no
-/// `source`) at `version`, or crates.io's for `published`.
+/// The copy's lock file: for `published`, one `percpu`, crates.io's at
+/// `version`; for ours, no `percpu` from a registry and ours (a path
+/// package, no `source`) at `version`, beside the 0.4 runtime it re-exports.
 fn check_lock(copy: &Path, which: Which, version: &str) -> Result<()> {
     let lock = std::fs::read_to_string(copy.join("Cargo.lock"))?;
     let entries: Vec<&str> = lock
         .split("[[package]]")
         .filter(|p| p.lines().any(|l| l.trim() == "name = \"percpu\""))
         .collect();
-    let [entry] = entries[..] else {
-        bail!(
-            "the build's Cargo.lock has {} `percpu` packages, not one",
-            entries.len()
-        );
+    let from_registry = |e: &&str| e.contains("source = \"registry+");
+    let at_version = |e: &&str| e.contains(&format!("version = \"{version}\""));
+    let ok = match which {
+        Which::Published => {
+            entries.len() == 1 && entries.iter().all(|e| from_registry(e) && at_version(e))
+        }
+        Which::Ours => !entries.iter().any(from_registry) && entries.iter().any(at_version),
     };
-    let from_registry = entry.contains("source = \"registry+");
-    let right_version = entry.contains(&format!("version = \"{version}\""));
-    match which {
-        Which::Ours if from_registry || !right_version => {
-            bail!("the build's Cargo.lock does not use our percpu {version}:{entry}")
-        }
-        Which::Published if !from_registry || !right_version => {
-            bail!("the build's Cargo.lock does not use crates.io's percpu {version}:{entry}")
-        }
-        _ => Ok(()),
+    if !ok {
+        let whose = if which == Which::Published {
+            "crates.io's"
+        } else {
+            "our"
+        };
+        bail!(
+            "the build's Cargo.lock does not use {whose} percpu {version}: its `percpu` packages:{}",
+            entries.concat()
+        );
     }
+    Ok(())
 }
 
 /// Boots the image guest-less until the shell prompt (or `timeout`);
@@ -920,6 +961,27 @@ mod tests {
             let text = std::fs::read_to_string(workspace_root().join(file)).unwrap();
             assert_eq!(text.matches(from).count(), 1, "{file}: {from}");
         }
+    }
+
+    #[test]
+    fn our_line02_package_and_its_pinned_copy() {
+        let root = workspace_root();
+        let (dir, version) = line02_package(&root).unwrap();
+        assert!(
+            dir.starts_with(&root) && dir != root.join("percpu"),
+            "{dir:?}"
+        );
+        assert!(version.starts_with("0.2."), "{version}");
+        let copy = target_root().join("axvisor-boot-test/pinned/Cargo.toml");
+        write_if_changed(
+            &copy,
+            &std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(),
+        )
+        .unwrap();
+        set_package_version(&copy, "0.2.0").unwrap();
+        let text = std::fs::read_to_string(&copy).unwrap();
+        assert_eq!(section_field(&text, "package", "version"), Some("0.2.0"));
+        assert_eq!(section_field(&text, "package", "name"), Some("percpu"));
     }
 
     #[test]
