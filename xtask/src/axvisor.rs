@@ -520,11 +520,23 @@ fn copy_tracked(root: &Path, dest: &Path) -> Result<()> {
     )?;
     for rel in listing.split('\0').filter(|s| !s.is_empty()) {
         let from = root.join(rel);
-        // A file deleted in the work tree but still in the index.
-        if !from.is_file() {
+        let to = dest.join(rel);
+        // A file deleted in the work tree but still in the index is skipped.
+        let Ok(meta) = std::fs::symlink_metadata(&from) else {
             continue;
+        };
+        if meta.is_symlink() {
+            // `percpu_layout/templates` is one: the same link, not a copy.
+            let link = std::fs::read_link(&from)?;
+            if std::fs::read_link(&to).ok() != Some(link.clone()) {
+                let _ = std::fs::remove_file(&to);
+                std::fs::create_dir_all(to.parent().expect("a file in a directory"))?;
+                std::os::unix::fs::symlink(&link, &to)
+                    .with_context(|| format!("cannot link {}", to.display()))?;
+            }
+        } else if meta.is_file() {
+            write_bytes_if_changed(&to, &std::fs::read(&from)?)?;
         }
-        write_bytes_if_changed(&dest.join(rel), &std::fs::read(&from)?)?;
     }
     Ok(())
 }
@@ -811,8 +823,15 @@ fn line_cpu(line: &str) -> Option<usize> {
 /// id), all cores done, and the shell prompt. Returns the proving lines, or
 /// the first thing missing.
 pub fn check_log(log: &str) -> std::result::Result<Vec<String>, String> {
-    if let Some(line) = log.lines().find(|l| l.contains("panicked at")) {
-        return Err(format!("the hypervisor panicked: {}", line.trim()));
+    let mut lines = log.lines();
+    if let Some(line) = lines.find(|l| l.contains("panicked at")) {
+        // The message is on the next line.
+        let message = lines.find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(format!(
+            "the hypervisor panicked: {} {}",
+            line.trim(),
+            message.trim()
+        ));
     }
     let find = |what: &str, ok: &dyn Fn(&str) -> bool| {
         log.lines()
@@ -910,8 +929,12 @@ mod tests {
             let err = check_log(&good.replacen(from, to, 1)).unwrap_err();
             assert!(err.contains(reason), "{from} -> {to}: {err}");
         }
-        let panicked = format!("{good}\npanicked at src/main.rs:1:1");
-        assert!(check_log(&panicked).unwrap_err().contains("panicked"));
+        let panicked = format!("{good}\npanicked at src/main.rs:1:1:\nAlready initialized\n");
+        let err = check_log(&panicked).unwrap_err();
+        assert!(
+            err.ends_with("panicked at src/main.rs:1:1: Already initialized"),
+            "{err}"
+        );
     }
 
     #[test]
