@@ -1008,6 +1008,28 @@ mod tests {
     }
 
     #[test]
+    fn the_lock_check() {
+        let dir = target_root().join("axvisor-boot-test/lock");
+        let registry = "source = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let entry = |version: &str, source: &str| {
+            format!("[[package]]\nname = \"percpu\"\nversion = \"{version}\"\n{source}\n")
+        };
+        let check = |lock: String, which: Which, version: &str| {
+            write_if_changed(&dir.join("Cargo.lock"), &lock).unwrap();
+            check_lock(&dir, which, version)
+        };
+        let published = entry("0.2.0", registry);
+        assert!(check(published.clone(), Which::Published, "0.2.0").is_ok());
+        assert!(check(published.clone(), Which::Ours, "0.2.0").is_err());
+        let ours = entry("0.2.99", "") + &entry("0.4.1", "");
+        assert!(check(ours.clone(), Which::Ours, "0.2.99").is_ok());
+        assert!(check(ours.clone(), Which::Ours, "0.2.0").is_err());
+        assert!(check(ours.clone(), Which::Published, "0.2.0").is_err());
+        // A crate of the graph still on crates.io's: two runtimes.
+        assert!(check(ours + &published, Which::Ours, "0.2.99").is_err());
+    }
+
+    #[test]
     fn the_board_features() {
         let dir = target_root().join("axvisor-boot-test");
         let board = dir.join(BOARD);
