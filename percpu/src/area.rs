@@ -6,9 +6,6 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::AreaError;
 
 extern "C" {
-    // Addresses: where the template is loaded and where the reservation ends.
-    static _percpu_start: u8;
-    static _percpu_end: u8;
     // VMAs inside `.percpu`, normally 0 and the template size. Read only
     // through `__percpu_symbol_vma!`: as Rust addresses the compiler would
     // assume they are non-null (and may reach them PC-relative, out of range).
@@ -18,6 +15,13 @@ extern "C" {
     // where the script does not define them (`global_asm!` below).
     static __percpu_area_align_addr: usize;
     static __percpu_area_stride_addr: usize;
+    // The addresses of `_percpu_start` (where the template is loaded) and
+    // `_percpu_end` (where the reservation ends), or 0 where the script
+    // does not define them: 0.2.3-preview.1's `custom-base` scripts define
+    // only `_percpu_load_start`/`_percpu_load_end`, with `.percpu` loaded
+    // at its own (non-zero) VMA and no area reserved.
+    static __percpu_start_addr: usize;
+    static __percpu_end_addr: usize;
 }
 
 // The area alignment and stride are symbols the script defines, offsets from
@@ -35,6 +39,8 @@ macro_rules! layout_symbol_addrs {
         core::arch::global_asm!(
             ".weak _percpu_area_align",
             ".weak _percpu_area_stride",
+            ".weak _percpu_start",
+            ".weak _percpu_end",
             ".pushsection .data.rel.ro.__percpu_area_addrs, \"aw\"",
             ".balign {size}",
             ".globl __percpu_area_align_addr",
@@ -45,6 +51,14 @@ macro_rules! layout_symbol_addrs {
             ".hidden __percpu_area_stride_addr",
             "__percpu_area_stride_addr:",
             concat!($word, " _percpu_area_stride"),
+            ".globl __percpu_start_addr",
+            ".hidden __percpu_start_addr",
+            "__percpu_start_addr:",
+            concat!($word, " _percpu_start"),
+            ".globl __percpu_end_addr",
+            ".hidden __percpu_end_addr",
+            "__percpu_end_addr:",
+            concat!($word, " _percpu_end"),
             ".popsection",
             size = const core::mem::size_of::<usize>(),
         );
@@ -83,7 +97,14 @@ pub(crate) fn template_size() -> usize {
 
 #[inline(always)]
 pub(crate) fn template_addr() -> usize {
-    core::ptr::addr_of!(_percpu_start) as usize
+    // SAFETY: a word of `global_asm!` above, written only by the linker.
+    match unsafe { __percpu_start_addr } {
+        // No `_percpu_start`: `.percpu` is loaded where it is linked, so
+        // the template is at its VMA (0, which `check_vma` refuses, for a
+        // script that defines neither).
+        0 => crate::__percpu_symbol_vma!(_percpu_load_start),
+        start => start,
+    }
 }
 
 /// A layout symbol's value, its offset from `_percpu_load_start`, given
@@ -138,7 +159,9 @@ pub(crate) fn area_count() -> usize {
 fn reserved_areas() -> usize {
     // Saturating: a hand-written script with `_percpu_end` before the start
     // reserves nothing, which `init_in_place` reports.
-    let reserved = (core::ptr::addr_of!(_percpu_end) as usize).saturating_sub(template_addr());
+    // SAFETY: a word of `global_asm!` above, written only by the linker.
+    let end = unsafe { __percpu_end_addr };
+    let reserved = end.saturating_sub(template_addr());
     reserved / percpu_area_size()
 }
 
@@ -320,6 +343,11 @@ pub(crate) fn check_vma() -> Result<(), AreaError> {
     #[cfg(not(percpu_non_zero_vma))]
     if crate::__percpu_symbol_vma!(_percpu_load_start) != 0 {
         return Err(AreaError::NonZeroVma);
+    }
+    // A script with neither `_percpu_start` nor `.percpu` loaded at its own
+    // VMA: the template is nowhere to be read.
+    if template_addr() == 0 {
+        return Err(AreaError::NoAreasReserved);
     }
     Ok(())
 }

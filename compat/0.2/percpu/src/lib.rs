@@ -27,6 +27,9 @@
 //!   0.2 or with 0.2 (both define the same symbols).
 //! - `arm-el2`: AArch64 at EL2 uses `TPIDR_EL2`.
 //! - `non-zero-vma`: `.percpu` is linked at a non-zero VMA.
+//! - `custom-base`: the platform exports `_percpu_base_ptr(idx)`, each
+//!   CPU's area (null past the last); [`init`] makes them the runtime's
+//!   placed areas. Statics are `PerCpuData`s.
 
 #![no_std]
 #![deny(missing_docs)]
@@ -37,10 +40,18 @@ extern crate std;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-pub use percpu04::{
-    init_percpu_reg, percpu_area_base, percpu_area_num, percpu_area_size, read_percpu_reg,
-    write_percpu_reg, PerCpu,
-};
+#[cfg(not(all(feature = "custom-base", not(feature = "sp-naive"))))]
+pub use percpu04::{init_percpu_reg, percpu_area_base, PerCpu};
+pub use percpu04::{percpu_area_num, percpu_area_size, read_percpu_reg, write_percpu_reg};
+
+#[cfg(all(feature = "custom-base", not(feature = "sp-naive")))]
+mod custom_base;
+/// With `custom-base`, `#[def_percpu]` statics are [`PerCpuData`]s.
+#[cfg(all(feature = "custom-base", not(feature = "sp-naive")))]
+#[doc(hidden)]
+pub use custom_base::PerCpuData as PerCpu;
+#[cfg(all(feature = "custom-base", not(feature = "sp-naive")))]
+pub use custom_base::{InPlace, PerCpuData, CUSTOM_BASE_MAX_CPUS};
 pub use percpu_macros::def_percpu;
 
 /// What the code `#[def_percpu]` generates names. Not public API.
@@ -84,6 +95,32 @@ pub fn init() -> usize {
     }
 }
 
+/// Base address of CPU `cpu_id`'s area: the one `_percpu_base_ptr` gave.
+/// The first call on a platform that never called [`init`] calls it (as
+/// 0.2.3-preview.1 needed no `init` there).
+///
+/// # Panics
+/// If `cpu_id` has no area.
+#[cfg(all(feature = "custom-base", not(feature = "sp-naive")))]
+pub fn percpu_area_base(cpu_id: usize) -> usize {
+    init();
+    percpu04::percpu_area_base(cpu_id)
+}
+
+/// Points this CPU's per-CPU register at area `cpu_id`, calling [`init`]
+/// first if nothing did (as 0.2.3-preview.1 needed no `init` there).
+///
+/// # Panics
+/// If `cpu_id` has no area.
+#[cfg(all(feature = "custom-base", not(feature = "sp-naive")))]
+pub fn init_percpu_reg(cpu_id: usize) {
+    init();
+    percpu04::init_percpu_reg(cpu_id)
+}
+
+#[cfg(all(feature = "custom-base", not(feature = "sp-naive")))]
+use custom_base::init_areas;
+
 #[cfg(feature = "sp-naive")]
 fn init_areas() -> Result<usize, percpu04::AreaError> {
     Ok(1)
@@ -91,7 +128,11 @@ fn init_areas() -> Result<usize, percpu04::AreaError> {
 
 /// User space: the loaded `.percpu` is no place for areas (0.2's scripts
 /// load none), so they go on the heap, as many as the script reserves.
-#[cfg(all(not(feature = "sp-naive"), target_os = "linux"))]
+#[cfg(all(
+    not(feature = "sp-naive"),
+    not(feature = "custom-base"),
+    target_os = "linux"
+))]
 fn init_areas() -> Result<usize, percpu04::AreaError> {
     user_space::map_unloaded_template();
     let count = percpu_area_num();
@@ -108,7 +149,11 @@ fn init_areas() -> Result<usize, percpu04::AreaError> {
     percpu04::try_init(base, count)
 }
 
-#[cfg(all(not(feature = "sp-naive"), not(target_os = "linux")))]
+#[cfg(all(
+    not(feature = "sp-naive"),
+    not(feature = "custom-base"),
+    not(target_os = "linux")
+))]
 fn init_areas() -> Result<usize, percpu04::AreaError> {
     percpu04::try_init_in_place()
 }
@@ -119,7 +164,11 @@ fn init_areas() -> Result<usize, percpu04::AreaError> {
 /// values as unsupported there). The runtime copies the template into each
 /// area, so zeroed pages are mapped wherever it is missing; a loaded
 /// template (`cargo percpu ldscript --linux-user`) is left as it is.
-#[cfg(all(not(feature = "sp-naive"), target_os = "linux"))]
+#[cfg(all(
+    not(feature = "sp-naive"),
+    not(feature = "custom-base"),
+    target_os = "linux"
+))]
 mod user_space {
     use core::ffi::{c_int, c_long, c_void};
 

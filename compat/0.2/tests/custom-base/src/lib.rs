@@ -1,0 +1,1 @@
+//! Nothing: the test is `tests/custom_base.rs`.
