@@ -5,6 +5,7 @@
 //! lacks so that each subcommand can run from a clean clone.
 
 mod asm_report;
+mod axvisor;
 mod bench;
 mod bench_compile;
 mod ci;
@@ -66,6 +67,10 @@ enum Command {
     /// `ci`'s undefined-behaviour steps alone: the host tests under Miri
     /// (Stacked and Tree Borrows) and the loom model checks.
     Miri,
+    /// Build arceos-hypervisor/axvisor (pre5 line, a checkout you provide)
+    /// with our 0.2-line package and boot it at EL2 on 4 CPUs under QEMU.
+    /// Opt-in: not part of `ci`.
+    AxvisorBoot(axvisor::Args),
     /// Print what a fresh machine needs (QEMU packages, rustup targets and
     /// components, the MSRV toolchain and GNU linkers of the link matrix),
     /// one `kind name [package]` line each, for `.ci/run`.
@@ -84,6 +89,7 @@ fn main() -> ExitCode {
         Command::TestAllArches(args) => test_all_arches::run(args),
         Command::AsmReport(args) => asm_report::run(args),
         Command::Bench { args } => bench::run(args),
+        Command::AxvisorBoot(args) => axvisor::run(args),
         Command::PrintDeps => {
             targets::print_deps();
             Ok(())
@@ -93,7 +99,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // A bad checkout or argument combination, like clap's errors.
+            if err.is::<axvisor::UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -126,5 +137,19 @@ mod tests {
         assert!(parse(&["asm-report", "--target-dir"]).is_err());
         assert!(parse(&["ci", "extra"]).is_err());
         assert!(parse(&["bench", "--rounds", "3"]).is_ok());
+        assert!(parse(&["axvisor-boot", "--checkout", "a", "--broken"]).is_ok());
+        assert!(parse(&["axvisor-boot", "--checkout", "a", "--broken", "el1"]).is_ok());
+        assert!(parse(&["axvisor-boot", "--checkout", "a", "--percpu", "published"]).is_ok());
+        assert!(parse(&[
+            "axvisor-boot",
+            "--checkout",
+            "a",
+            "--recipe",
+            "patch-pinned"
+        ])
+        .is_ok());
+        assert!(parse(&["axvisor-boot", "--checkout", "a", "--broken", "x"]).is_err());
+        assert!(parse(&["axvisor-boot", "--checkout", "a", "--timeout", "0"]).is_err());
+        assert!(parse(&["axvisor-boot"]).is_err());
     }
 }
