@@ -168,6 +168,20 @@ pub fn try_init_placed_with_dynamic(
     init_with_dynamic(area as *mut u8, 1, dynamic_size)
 }
 
+/// Nothing to take: `cpu_count` must be non-zero and fit `table`.
+/// Returns 1.
+///
+/// # Safety
+/// None needed; `unsafe` to match the multi-CPU build.
+#[cfg(feature = "placed")]
+pub unsafe fn try_adopt_placed(
+    table: &'static mut [usize],
+    cpu_count: usize,
+    area_of: impl FnMut(usize) -> *mut [u8],
+) -> Result<usize, AreaError> {
+    try_init_placed_with_dynamic(table, cpu_count, 0, area_of)
+}
+
 /// Always [`AreaError::NotPlaced`]: `sp-naive` has one CPU.
 #[cfg(feature = "placed")]
 pub fn register_area(_area: *mut [u8]) -> Result<usize, AreaError> {

@@ -44,7 +44,7 @@ impl<T> PerCpuBox<T> {
     ///
     /// The areas must be initialised. On error nothing is allocated and
     /// `init` is not called. With placed areas, `init` is kept for the CPUs
-    /// that [register](crate::register_area) later: a late CPU's copy is
+    /// that register (`register_area`, feature `placed`) later: a late CPU's copy is
     /// `init(its id)`, made on the registering CPU (hence `Send`).
     pub fn new_with<F>(init: F) -> Result<Self, AllocError>
     where

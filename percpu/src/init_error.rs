@@ -52,8 +52,8 @@ pub enum AreaError {
     /// Run-time allocations (`PerCpuBox`, `PerCpuCounter::new`) are live:
     /// initialising again would overwrite them. Drop them first.
     DynamicRegionInUse,
-    /// A placed area ([`try_init_placed`](crate::try_init_placed),
-    /// [`register_area`](crate::register_area)) is null.
+    /// A placed area (`try_init_placed`,
+    /// `register_area`) is null.
     NullArea {
         /// The CPU it was meant for.
         cpu: usize,
@@ -66,7 +66,7 @@ pub enum AreaError {
         align: usize,
     },
     /// A placed area is smaller than one area
-    /// ([`percpu_area_layout_placed`](crate::percpu_area_layout_placed)).
+    /// (`percpu_area_layout_placed`).
     AreaTooSmall {
         /// The CPU it was meant for.
         cpu: usize,
@@ -95,8 +95,8 @@ pub enum AreaError {
         /// Entries needed.
         needed: usize,
     },
-    /// [`register_area`](crate::register_area) needs areas set up by
-    /// [`try_init_placed`](crate::try_init_placed): contiguous areas have no
+    /// `register_area` needs areas set up by
+    /// `try_init_placed`: contiguous areas have no
     /// room for one more, and `sp-naive` has one CPU.
     NotPlaced,
 }

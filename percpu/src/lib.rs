@@ -79,11 +79,13 @@ mod area;
 mod placed;
 #[cfg(all(feature = "placed", feature = "sp-naive"))]
 pub use area::{
-    percpu_area_layout_placed, register_area, try_init_placed, try_init_placed_with_dynamic,
+    percpu_area_layout_placed, register_area, try_adopt_placed, try_init_placed,
+    try_init_placed_with_dynamic,
 };
 #[cfg(all(feature = "placed", not(feature = "sp-naive")))]
 pub use placed::{
-    percpu_area_layout_placed, register_area, try_init_placed, try_init_placed_with_dynamic,
+    percpu_area_layout_placed, register_area, try_adopt_placed, try_init_placed,
+    try_init_placed_with_dynamic,
 };
 
 pub use area::{

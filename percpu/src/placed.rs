@@ -162,9 +162,41 @@ pub fn try_init_placed_with_dynamic(
     table: &'static mut [usize],
     cpu_count: usize,
     dynamic_size: usize,
-    mut area_of: impl FnMut(usize) -> *mut [u8],
+    area_of: impl FnMut(usize) -> *mut [u8],
 ) -> Result<usize, AreaError> {
-    let size = area_size(dynamic_size)?;
+    place(table, cpu_count, area_size(dynamic_size)?, area_of, true)
+}
+
+/// Takes `cpu_count` areas that the platform has already filled, each
+/// wherever `area_of(cpu)` says, as placed areas: the same checks as
+/// [`try_init_placed`], with areas of the template's size (rounded up to
+/// the area alignment) and no dynamic region, and **nothing written** to
+/// them. For platforms that copy the template themselves (percpu 0.2.3's
+/// `custom-base` contract), possibly after some CPUs began to use their
+/// areas. Returns `cpu_count`.
+///
+/// # Safety
+/// Every area must hold a copy of the template (the loaded `.percpu`
+/// section), or what a CPU has made of it since, for as long as the areas
+/// are in use; `area_of`'s lengths are taken as the platform's word.
+pub unsafe fn try_adopt_placed(
+    table: &'static mut [usize],
+    cpu_count: usize,
+    area_of: impl FnMut(usize) -> *mut [u8],
+) -> Result<usize, AreaError> {
+    let size = area::stride_with_dynamic(0)?;
+    place(table, cpu_count, size, area_of, false)
+}
+
+/// [`try_init_placed_with_dynamic`] and [`try_adopt_placed`]: `size`-byte
+/// areas, filled or taken as they are.
+fn place(
+    table: &'static mut [usize],
+    cpu_count: usize,
+    size: usize,
+    mut area_of: impl FnMut(usize) -> *mut [u8],
+    fill: bool,
+) -> Result<usize, AreaError> {
     if cpu_count == 0 {
         return Err(AreaError::ZeroCpuCount);
     }
@@ -191,11 +223,13 @@ pub fn try_init_placed_with_dynamic(
     {
         core::hint::spin_loop();
     }
-    if !crate::dynamic::on_init(area::template_size(), size, area::area_align()) {
+    // Adopted areas may end right after the template: no dynamic region.
+    let region_end = if fill { size } else { area::template_size() };
+    if !crate::dynamic::on_init(area::template_size(), region_end, area::area_align()) {
         INIT_LOCK.store(false, Ordering::Release);
         return Err(AreaError::DynamicRegionInUse);
     }
-    for &base in &table[..cpu_count] {
+    for &base in table[..cpu_count].iter().filter(|_| fill) {
         // SAFETY: checked above: `size` bytes of the caller's memory, apart
         // from the template and from every other area.
         unsafe { fill_placed(base, size) };

@@ -456,3 +456,50 @@ fn contiguous_areas_in_a_placed_build() {
         assert_eq!(HITS.sum_raw(), (0..n as u64).sum::<u64>());
     }
 }
+
+/// Areas the platform filled itself are adopted as they are: nothing is
+/// written to them, and both current and remote accesses find them.
+#[test]
+fn adopted_areas_are_taken_as_they_are() {
+    let _serial = serial();
+    let areas = separate_areas(3, 0);
+    // The "platform" fills them: the runtime's own copy, then CPUs use them.
+    assert_eq!(
+        percpu::try_init_placed(table(3), 3, |cpu| areas[cpu]),
+        Ok(3)
+    );
+    on_every_cpu(3, |cpu| CPU_ID.write_current(cpu + 40));
+    let before: Vec<Vec<u8>> = areas
+        .iter()
+        // SAFETY: no CPU runs; the areas are plain memory.
+        .map(|&a| unsafe { (*a).to_vec() })
+        .collect();
+    let template_only =
+        |cpu: usize| std::ptr::slice_from_raw_parts_mut(areas[cpu] as *mut u8, usize::MAX);
+    // SAFETY: every area holds what the template became on its CPU.
+    let adopted = unsafe { percpu::try_adopt_placed(table(3), 3, template_only) };
+    assert_eq!(adopted, Ok(3));
+    for (cpu, &area) in areas.iter().enumerate() {
+        // SAFETY: as above.
+        assert!(
+            unsafe { *area == *before[cpu] },
+            "CPU {cpu}'s adopted area was written"
+        );
+        // SAFETY: nobody writes.
+        assert_eq!(unsafe { *CPU_ID.remote_ptr(cpu) }, cpu + 40);
+    }
+    on_every_cpu(3, |cpu| assert_eq!(CPU_ID.read_current(), cpu + 40));
+    // No dynamic region: the platform's areas may end with the template.
+    assert!(PerCpuBox::new(0u8).is_err());
+    let short = |cpu: usize| std::ptr::slice_from_raw_parts_mut(areas[cpu] as *mut u8, 8);
+    // SAFETY: as above; refused anyway.
+    let refused = unsafe { percpu::try_adopt_placed(table(3), 3, short) };
+    assert!(matches!(
+        refused,
+        Err(AreaError::AreaTooSmall {
+            cpu: 0,
+            size: 8,
+            ..
+        })
+    ));
+}

@@ -34,19 +34,34 @@ fn platform_area(cpu: usize) -> *mut u8 {
 static CPUS: AtomicUsize = AtomicUsize::new(0);
 
 /// `init()` with `custom-base`: every area `_percpu_base_ptr` gives (up to
-/// the first null) becomes a placed area, with the template copied in.
+/// the first null) becomes a placed area. On bare metal the platform fills
+/// its areas itself (0.2.3-preview.1's contract: its `init()` wrote
+/// nothing there), possibly after CPUs began to use them, so they are
+/// adopted as they are and nothing is written. In Linux user space the
+/// areas are this crate's own (below), and get the template copied in.
 pub(crate) fn init_areas() -> Result<usize, AreaError> {
     static mut TABLE: [usize; CUSTOM_BASE_MAX_CPUS] = [0; CUSTOM_BASE_MAX_CPUS];
-    let size = percpu04::percpu_area_layout_placed(0)?.size();
     let count = (0..CUSTOM_BASE_MAX_CPUS)
         .take_while(|&cpu| !platform_area(cpu).is_null())
         .count();
     // SAFETY: `init()` gets here once (its flag), so this is the only
     // reference to the table ever made.
     let table = unsafe { &mut *core::ptr::addr_of_mut!(TABLE) };
-    let count = percpu04::try_init_placed(table, count, |cpu| {
-        core::ptr::slice_from_raw_parts_mut(platform_area(cpu), size)
-    })?;
+    #[cfg(target_os = "linux")]
+    let count = {
+        let size = percpu04::percpu_area_layout_placed(0)?.size();
+        percpu04::try_init_placed(table, count, |cpu| {
+            core::ptr::slice_from_raw_parts_mut(platform_area(cpu), size)
+        })?
+    };
+    #[cfg(not(target_os = "linux"))]
+    // SAFETY: the platform's contract under `custom-base`: each area it
+    // states holds the template (it copied it), as large as the template.
+    let count = unsafe {
+        percpu04::try_adopt_placed(table, count, |cpu| {
+            core::ptr::slice_from_raw_parts_mut(platform_area(cpu), usize::MAX)
+        })?
+    };
     CPUS.store(count, Ordering::Release);
     Ok(count)
 }
