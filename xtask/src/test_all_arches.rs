@@ -48,7 +48,7 @@ struct Config {
     /// Our name of the architecture, then the configuration's suffix.
     name: String,
     target: &'static Target,
-    features: &'static [&'static str],
+    features: Vec<&'static str>,
     /// Number of CPUs QEMU emulates (and the kernel expects).
     cpus: usize,
     /// Appended to the target's `-machine` value.
@@ -57,9 +57,24 @@ struct Config {
     topology: Option<&'static str>,
     /// QEMU arguments beyond the target's (`-singlestep` for the storms).
     qemu_args: &'static [&'static str],
+    /// A negative test: the boot must fail with a `FAIL` line that
+    /// contains this (and then passes).
+    expect_fail: Option<&'static str>,
 }
 
 impl Config {
+    /// Placed areas (`placed` feature): the script reserves only the
+    /// template, so inspect is not asked for `--cpus` areas.
+    fn placed(&self) -> bool {
+        self.features.contains(&"placed")
+    }
+
+    /// Whether the last CPU joins late (`register_area`): placed areas
+    /// with more than one CPU (the kernel's `LATE`).
+    fn late_cpu(&self) -> bool {
+        self.placed() && !self.features.contains(&"sp-naive") && self.cpus > 1
+    }
+
     /// An interrupt-storm kernel (`storm` feature): its `STORM` lines are
     /// checked and its interrupt counts shown.
     fn storm(&self) -> bool {
@@ -208,6 +223,14 @@ struct Extra {
     qemu_args: &'static [&'static str],
 }
 
+/// The negative test of placed areas: two CPUs given the same area, which
+/// the init must refuse with `AreasOverlap`.
+const SAME_AREA: (Arch, &str, &[&str]) = (
+    Arch::Riscv64,
+    "placed-same-area",
+    &["placed", "placed-same-area"],
+);
+
 const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
     Extra {
         arch,
@@ -285,27 +308,56 @@ const EXTRAS: &[Extra] = &[
     storm(Arch::Riscv64, "preempt-storm", &["preempt", "storm"]),
 ];
 
-/// The matrix: every target with default features, then the extras.
+/// The matrix: every target with default features, then the extras, then
+/// the placed twins of both (not of the storms), then the negative test.
 fn matrix() -> Vec<Config> {
     let defaults = TARGETS.iter().map(|target| Config {
         name: target.name().to_owned(),
         target,
-        features: &[],
+        features: Vec::new(),
         cpus: CPUS,
         machine_options: None,
         topology: None,
         qemu_args: &[],
+        expect_fail: None,
     });
     let extras = EXTRAS.iter().map(|e| Config {
         name: format!("{}-{}", e.arch.name(), e.suffix),
         target: target(e.arch),
-        features: e.features,
+        features: e.features.to_vec(),
         cpus: e.cpus,
         machine_options: e.machine_options,
         topology: e.topology,
         qemu_args: e.qemu_args,
+        expect_fail: None,
     });
-    defaults.chain(extras).collect()
+    let contiguous: Vec<Config> = defaults.chain(extras).collect();
+    // The placed twin of every configuration but the storms.
+    let placed: Vec<Config> = contiguous
+        .iter()
+        .filter(|c| !c.storm())
+        .map(|c| Config {
+            name: format!("{}-placed", c.name),
+            features: c.features.iter().copied().chain(["placed"]).collect(),
+            ..c.clone()
+        })
+        .collect();
+    let (arch, suffix, features) = SAME_AREA;
+    let same_area = Config {
+        name: format!("{}-{suffix}", arch.name()),
+        target: target(arch),
+        features: features.to_vec(),
+        cpus: CPUS,
+        machine_options: None,
+        topology: None,
+        qemu_args: &[],
+        expect_fail: Some("AreasOverlap"),
+    };
+    contiguous
+        .into_iter()
+        .chain(placed)
+        .chain([same_area])
+        .collect()
 }
 
 /// `cargo xtask test-all-arches`'s arguments.
@@ -384,6 +436,8 @@ struct Outcome {
     /// Storm configurations: the timer interrupts each CPU took (the
     /// last boot's).
     irqs: Vec<u64>,
+    /// A negative test (its boots must fail as expected).
+    expect_fail: bool,
 }
 
 impl Outcome {
@@ -429,6 +483,7 @@ pub fn run(args: &Args) -> Result<()> {
                 not_applicable: Some(reason.clone()),
                 offsets_checked: 0,
                 irqs: Vec::new(),
+                expect_fail: run.cfg.expect_fail.is_some(),
             },
             None => run_config(&run.cfg, &kernel_dir, &target_dir, &build, args),
         };
@@ -504,6 +559,7 @@ fn run_config(
         not_applicable: None,
         offsets_checked: 0,
         irqs: Vec::new(),
+        expect_fail: cfg.expect_fail.is_some(),
     };
     eprintln!("--- {} ({} CPUs): building", cfg.name, cfg.cpus);
     let t = Instant::now();
@@ -563,6 +619,9 @@ fn boot_and_check(
     *irqs = storm_irqs(&boot.lines);
     if let Err(reason) = judge(cfg, &boot) {
         return Err((reason, boot.lines));
+    }
+    if cfg.expect_fail.is_some() {
+        return Ok(0);
     }
     check_offsets(cfg, elf, &boot.lines).map_err(|err| (format!("inspect: {err:#}"), boot.lines))
 }
@@ -717,6 +776,18 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     let status = boot
         .code
         .map_or_else(|| "none".to_owned(), |c| c.to_string());
+    if let Some(expected) = cfg.expect_fail {
+        // A negative test: the kernel must refuse, saying why.
+        return match kernel_fail {
+            Some(fail) if fail.contains(expected) && boot.code != Some(0) => Ok(()),
+            Some(fail) => Err(format!(
+                "expected a FAIL line naming {expected}, got `{fail}` (exit status {status})"
+            )),
+            None => Err(format!(
+                "expected the boot to fail with {expected}; it did not (exit status {status})"
+            )),
+        };
+    }
     if let Some(fail) = kernel_fail {
         return Err(format!("kernel printed `{fail}` (exit status {status})"));
     }
@@ -755,8 +826,37 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     if !boot.lines.iter().any(|l| l == "PASS") {
         return Err("exit status 0 but no `PASS` line".into());
     }
+    if cfg.late_cpu() {
+        judge_late(cfg, &boot.lines)?;
+    }
     if cfg.storm() {
         judge_storm(cfg, &boot.lines)?;
+    }
+    Ok(())
+}
+
+/// With a CPU that joins late: one `EARLY CPU n: OK` line for each boot
+/// CPU (the first round), and one `LATE CPU n: OK` line for the last CPU
+/// (its copies and the counter sums across its registration); the second
+/// round's `CPU n: OK` lines are checked like every configuration's.
+fn judge_late(cfg: &Config, lines: &[String]) -> Result<(), String> {
+    let late = cfg.cpus - 1;
+    for cpu in 0..late {
+        let prefix = format!("EARLY CPU {cpu}: OK");
+        let n = lines.iter().filter(|l| l.starts_with(&prefix)).count();
+        if n != 1 {
+            return Err(format!("`{prefix}` printed {n} times, expected once"));
+        }
+    }
+    let early_late = format!("EARLY CPU {late}:");
+    if lines.iter().any(|l| l.starts_with(&early_late)) {
+        return Err(format!(
+            "CPU {late} ran the first round; it should join late"
+        ));
+    }
+    let prefix = format!("LATE CPU {late}: OK");
+    if !lines.iter().any(|l| l.starts_with(&prefix)) {
+        return Err(format!("no `{prefix}` line"));
     }
     Ok(())
 }
@@ -859,8 +959,10 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
         bail!("the kernel printed no OFFSET lines");
     }
     let naive = cfg.features.contains(&"sp-naive");
+    // A placed kernel's script reserves the template only: its areas are
+    // the kernel's, so no reservation is asked for.
     let opts = InspectOptions {
-        cpus: (!naive).then_some(cfg.cpus),
+        cpus: (!naive && !cfg.placed()).then_some(cfg.cpus),
         ..InspectOptions::default()
     };
     let report = inspect_path(elf, &opts).with_context(|| format!("inspect {}", elf.display()))?;
@@ -877,7 +979,9 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
     compare_dynamic(
         &report,
         runtime_dynamic(serial)?,
-        cfg.features.contains(&"external-areas"),
+        // Sized by `init_with_dynamic` / `try_init_placed_with_dynamic`.
+        cfg.features.contains(&"external-areas")
+            || (cfg.placed() && cfg.features.contains(&"legacy-script")),
     )?;
     Ok(runtime.len())
 }
@@ -976,6 +1080,9 @@ fn outcome_line(o: &Outcome) -> String {
     match (&o.not_applicable, &o.failure) {
         (Some(reason), _) => format!("{head} {reason}"),
         (None, Some(reason)) => format!("{head} FAIL{boots}: {reason}"),
+        (None, None) if o.expect_fail => {
+            format!("{head} PASS{boots} (refused as the negative test expects)")
+        }
         (None, None) if o.offsets_checked == 0 => {
             format!("{head} PASS{boots} (sp-naive: inspect finds no per-CPU variable, as expected)")
         }
@@ -1247,7 +1354,7 @@ mod tests {
         .unwrap();
         let features = &manifest[manifest.find("[features]").unwrap()..];
         for cfg in matrix() {
-            for feature in cfg.features {
+            for feature in &cfg.features {
                 let line = format!("\n{feature} = ");
                 assert!(
                     features.contains(&line),

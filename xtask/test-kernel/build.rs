@@ -42,14 +42,19 @@ fn main() {
     } else {
         DEFAULT_AREA_ALIGN
     };
+    // Placed areas: the script holds the template only (one area: the
+    // template itself, which is nobody's area); the kernel places them.
+    let placed = feature("PLACED");
+    let script_cpus = if placed { 1 } else { cpus };
     let opts = Options {
         align,
-        // `dynamic::DYNAMIC`: room for the run-time allocations.
-        dynamic: 4096,
-        base: Some(base(arch, cpus)),
+        // `dynamic::DYNAMIC`: room for the run-time allocations (placed
+        // areas keep each allocation's constructor beside it).
+        dynamic: if placed { 0x4000 } else { 4096 },
+        base: Some(base(arch, script_cpus)),
         // At the page after the boot stacks: its load address.
         non_zero_vma: feature("NON_ZERO_VMA").then_some(0),
-        ..Options::new(arch, cpus)
+        ..Options::new(arch, script_cpus)
     };
     let mut script = render(Kind::Full, &opts)
         .unwrap_or_else(|err| panic!("cannot render the linker script: {err:?}"));
