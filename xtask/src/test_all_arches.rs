@@ -1190,6 +1190,60 @@ mod tests {
         assert!(judge(&one, &boot(&extra, Some(0))).is_err());
     }
 
+    #[test]
+    fn placed_twins_and_the_negative_test() {
+        let matrix = matrix();
+        let contiguous: Vec<&Config> = matrix
+            .iter()
+            .filter(|c| !c.placed() && !c.storm())
+            .collect();
+        for c in &contiguous {
+            let twin = cfg(&format!("{}-placed", c.name));
+            assert!(c.features.iter().all(|f| twin.features.contains(f)));
+            assert!(twin.placed() && twin.cpus == c.cpus && twin.expect_fail.is_none());
+        }
+        assert_eq!(contiguous.len(), 16);
+        assert!(!matrix.iter().any(|c| c.placed() && c.storm()));
+        assert!(cfg("x86_64-placed").late_cpu());
+        assert!(!cfg("aarch64-sp-naive-placed").late_cpu());
+        let same = cfg("riscv64-placed-same-area");
+        let boot = |text: &str, code| Boot {
+            lines: lines(text),
+            code,
+        };
+        let refused = "FAIL: per-CPU init failed: AreasOverlap { cpu: 2, other: 0 }";
+        assert!(judge(&same, &boot(refused, Some(1))).is_ok());
+        assert!(judge(&same, &boot(refused, Some(124))).is_err());
+        let other = "FAIL: per-CPU init failed: AreaTooSmall";
+        assert!(judge(&same, &boot(other, Some(1))).is_err());
+        let ok = "platform: 4 CPU(s) from x\nCPU 0: OK\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK\nPASS";
+        assert!(judge(&same, &boot(ok, Some(0))).is_err());
+    }
+
+    #[test]
+    fn a_late_cpu_must_join_late_and_report() {
+        let c = cfg("aarch64-placed");
+        let boot = |text: &str| Boot {
+            lines: lines(text),
+            code: Some(0),
+        };
+        let early = "EARLY CPU 0: OK\nEARLY CPU 1: OK\nEARLY CPU 2: OK\n";
+        let late = "LATE CPU 3: OK registered\n";
+        let round = "platform: 4 CPU(s) from x\nCPU 0: OK\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK\nPASS";
+        assert!(judge(&c, &boot(&format!("{early}{late}{round}"))).is_ok());
+        // No late line, a failed one, a missing or doubled first round, or
+        // the late CPU in the first round.
+        assert!(judge(&c, &boot(&format!("{early}{round}"))).is_err());
+        let failed = "LATE CPU 3: FAIL registered\n";
+        assert!(judge(&c, &boot(&format!("{early}{failed}{round}"))).is_err());
+        let short = "EARLY CPU 0: OK\nEARLY CPU 2: OK\n";
+        assert!(judge(&c, &boot(&format!("{short}{late}{round}"))).is_err());
+        let twice = format!("{early}EARLY CPU 1: OK\n{late}{round}");
+        assert!(judge(&c, &boot(&twice)).is_err());
+        let joined = format!("{early}EARLY CPU 3: OK\n{late}{round}");
+        assert!(judge(&c, &boot(&joined)).is_err());
+    }
+
     fn planned(args: &Args) -> Vec<(String, usize, bool)> {
         plan(args)
             .into_iter()

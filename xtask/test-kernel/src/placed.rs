@@ -142,11 +142,15 @@ pub fn init() {
         Err(err) => crate::abort(format_args!("per-CPU init failed: {err:?} ({err})")),
     }
     println!(
-        "areas: {BOOT_CPUS} placed by the kernel, {:#x} bytes each, in slots {:?}... of {:#x} bytes from {REGION:#x}; CPU {} registers late",
+        "areas: {BOOT_CPUS} placed by the kernel, {:#x} bytes each, in slots {:?} of {:#x} bytes from {REGION:#x}{}",
         layout.size(),
         Slots,
         slot_stride(layout.size()),
-        if BOOT_CPUS < MAX_CPUS { MAX_CPUS - 1 } else { usize::MAX },
+        if crate::LATE {
+            "; the last CPU registers late"
+        } else {
+            ""
+        },
     );
     #[cfg(feature = "sp-naive")]
     {
