@@ -14,6 +14,12 @@
 //! count; `--cpus` picks the counts for every selected configuration, and
 //! `--repeat N` boots each N times (a soak).
 //!
+//! Every configuration but the storms has a `<name>-placed` twin (the
+//! kernel places its areas itself and, with more than one CPU, registers
+//! the last CPU late: `EARLY CPU n: OK` and `LATE CPU n: OK` lines are
+//! required too), and `riscv64-placed-same-area` is a negative test: its
+//! boot must fail with `AreasOverlap`.
+//!
 //! It keeps going after a failure and exits non-zero if any run failed.
 
 use crate::targets::{target, Target, TARGETS};

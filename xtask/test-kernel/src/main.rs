@@ -1,7 +1,9 @@
 //! The percpu QEMU test kernel.
 //!
-//! Boots every CPU, sets up the per-CPU areas (`init_in_place()`, or
-//! `init(base, n)` on a static buffer with the `external-areas` feature),
+//! Boots every CPU, sets up the per-CPU areas (`init_in_place()`,
+//! `init(base, n)` on a static buffer with the `external-areas` feature, or
+//! areas the kernel places itself with `placed`, whose last CPU joins late:
+//! see `placed.rs`),
 //! points each CPU's per-CPU register at its area, and then runs the same
 //! checks on all CPUs at once: initial values of a variable of every
 //! primitive type and of a struct, every access method, 100,000 increments
@@ -11,7 +13,9 @@
 //! other variables' offsets need more than 16 bits.
 //!
 //! Output (read by `cargo xtask test-all-arches`): one `CPU n: OK ...` (or
-//! `CPU n: FAIL ...`) line per CPU, one `OFFSET <NAME> 0x<hex>` line per
+//! `CPU n: FAIL ...`) line per CPU (with a late CPU, also `EARLY CPU n: OK`
+//! for each boot CPU's first round and `LATE CPU n: OK`), one
+//! `OFFSET <NAME> 0x<hex>` line per
 //! variable, then `PASS` or `FAIL: <what>`; QEMU then exits with status 0
 //! or non-zero.
 
