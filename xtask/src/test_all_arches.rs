@@ -1177,6 +1177,7 @@ mod tests {
                 areas: 0,
                 dynamic_start: 0,
                 dynamic_size: 0,
+                placed: false,
             },
             variables: variables
                 .iter()
