@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::asm_placed;
 use crate::disasm::{self, Count, Insn, Isa, Role};
 use crate::targets::{Budgets, Target, TARGETS};
 use crate::toolchain::{self, workspace_root};
@@ -275,6 +276,11 @@ pub fn run(args: &Args) -> Result<()> {
         .collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
 
+    let tools = Tools {
+        objdump: &objdump,
+        fixture: &fixture,
+        target_dir: &target_dir,
+    };
     let mut results = Results::new();
     for (index, column) in columns.iter().enumerate() {
         if args
@@ -285,39 +291,14 @@ pub fn run(args: &Args) -> Result<()> {
             continue;
         }
         for preempt in [false, true] {
-            let lib = build_fixture(&fixture, &target_dir, column, preempt)?;
-            // Mangled names: `disasm` demangles them, with rustc-demangle.
-            let text = toolchain::output(
-                Command::new(&objdump)
-                    .args(["-d", "-r", "--no-show-raw-insn"])
-                    .arg(&lib),
-            )?;
-            let functions = disasm::parse(&text, &wanted)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("disassembly of {}", lib.display()))?;
-            let mut measured = BTreeMap::new();
-            for name in &wanted {
-                let Some(insns) = functions.get(*name) else {
-                    bail!(
-                        "`{name}` is missing from the disassembly of {} (features: {})",
-                        lib.display(),
-                        feature_label(column, preempt)
-                    );
-                };
-                let count = disasm::count(column.target.isa, insns);
-                measured.insert(
-                    (*name).to_owned(),
-                    Measured {
-                        insns: insns.clone(),
-                        count,
-                    },
-                );
-            }
-            results.insert((index, preempt), measured);
+            results.insert((index, preempt), measure(&tools, column, preempt, &wanted)?);
         }
     }
 
-    let violations = check(&columns, &results);
+    let placed = measure_placed(&columns, &results, &tools)?;
+    let mut violations = check(&columns, &results);
+    // Kept apart: the report's own table lists its own checks.
+    let placed_violations = asm_placed::check(&placed);
     let rustc = toolchain::output(Command::new("rustc").arg("-V"))?;
     let rustc = rustc.trim();
     println!("{}", table(&columns, &results));
@@ -344,6 +325,18 @@ pub fn run(args: &Args) -> Result<()> {
                 listing_path(column),
                 column_listings(&columns, index, &results, rustc),
             ));
+        }
+        if !placed.is_empty() {
+            let doc = &outputs[0].1;
+            let with_placed =
+                splice_section(doc, asm_placed::SECTION, &asm_placed::table(&placed, rustc));
+            outputs[0].1 = with_placed;
+            for (label, triple, rows) in &placed {
+                outputs.push((
+                    asm_placed::listing_path(&label.replace(' ', "-")),
+                    asm_placed::listing_file(label, triple, rows, rustc),
+                ));
+            }
         }
         // Codegen moves with LLVM: the files are compared only against the
         // compiler that wrote them. The budgets hold on every compiler.
@@ -376,6 +369,10 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
 
+    if !placed.is_empty() {
+        println!("\n{}", asm_placed::table(&placed, rustc));
+    }
+    violations.extend(placed_violations);
     if !violations.is_empty() {
         bail!(
             "{} codegen check(s) failed:\n  {}",
@@ -385,6 +382,95 @@ pub fn run(args: &Args) -> Result<()> {
     }
     eprintln!("asm-report: every count is within its budget");
     Ok(())
+}
+
+/// What measuring a build needs.
+struct Tools<'a> {
+    objdump: &'a Path,
+    fixture: &'a Path,
+    target_dir: &'a Path,
+}
+
+/// Builds the fixture for `column` and disassembles the `wanted` functions.
+fn measure(
+    tools: &Tools,
+    column: &Column,
+    preempt: bool,
+    wanted: &[&str],
+) -> Result<BTreeMap<String, Measured>> {
+    let lib = build_fixture(tools.fixture, tools.target_dir, column, preempt)?;
+    // Mangled names: `disasm` demangles them, with rustc-demangle.
+    let text = toolchain::output(
+        Command::new(tools.objdump)
+            .args(["-d", "-r", "--no-show-raw-insn"])
+            .arg(&lib),
+    )?;
+    let functions = disasm::parse(&text, wanted)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("disassembly of {}", lib.display()))?;
+    let mut measured = BTreeMap::new();
+    for name in wanted {
+        let Some(insns) = functions.get(*name) else {
+            bail!(
+                "`{name}` is missing from the disassembly of {} (features: {})",
+                lib.display(),
+                feature_label(column, preempt)
+            );
+        };
+        let count = disasm::count(column.target.isa, insns);
+        measured.insert(
+            (*name).to_owned(),
+            Measured {
+                insns: insns.clone(),
+                count,
+            },
+        );
+    }
+    Ok(measured)
+}
+
+/// `remote_ptr` with `placed` for every plain column measured, against the
+/// column's own stride counts (see [`asm_placed`]).
+fn measure_placed(
+    columns: &[Column],
+    results: &Results,
+    tools: &Tools,
+) -> Result<asm_placed::Measured> {
+    let names: Vec<String> = TYPES
+        .iter()
+        .filter(|ty| applies(Op::Remote, ty))
+        .map(|ty| symbol(Op::Remote, ty))
+        .collect();
+    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut placed = Vec::new();
+    for (index, column) in columns.iter().enumerate() {
+        let plain = column.features.is_empty() && column.target_feature.is_none();
+        let Some(stride) = results.get(&(index, false)).filter(|_| plain) else {
+            continue;
+        };
+        let build = Column {
+            label: format!("{} {}", column.label, asm_placed::FEATURE),
+            target: column.target,
+            features: vec![asm_placed::FEATURE],
+            target_feature: None,
+            budgets: column.budgets,
+        };
+        let measured = measure(tools, &build, false, &wanted)?;
+        let mut rows = Vec::new();
+        for name in &wanted {
+            let (m, stride) = (&measured[*name], stride[*name].count.counted);
+            rows.push(asm_placed::Row {
+                name: (*name).to_owned(),
+                stride,
+                placed: m.count.counted,
+                calls: m.count.calls,
+                branches: m.count.branches,
+                listing: listing(name, m, Some(stride + 1)),
+            });
+        }
+        placed.push((column.label.clone(), column.target.triple(), rows));
+    }
+    Ok(placed)
 }
 
 /// The compiler the committed listings name (`rustc 1.95.0 (… …)`), when

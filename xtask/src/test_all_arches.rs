@@ -1344,6 +1344,7 @@ mod tests {
                 areas: 0,
                 dynamic_start: 0,
                 dynamic_size: 0,
+                placed: false,
             },
             variables: variables
                 .iter()
