@@ -965,10 +965,12 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
         bail!("the kernel printed no OFFSET lines");
     }
     let naive = cfg.features.contains(&"sp-naive");
-    // A placed kernel's script reserves the template only: its areas are
-    // the kernel's, so no reservation is asked for.
+    // A placed kernel's script reserves the template only (inspect's
+    // reservation check accepts it whatever the CPU count); with a 0.4-style
+    // script, which cannot say so, one area is reserved: the template.
+    let old_style = cfg.features.contains(&"legacy-script");
     let opts = InspectOptions {
-        cpus: (!naive && !cfg.placed()).then_some(cfg.cpus),
+        cpus: (!naive && !(cfg.placed() && old_style)).then_some(cfg.cpus),
         ..InspectOptions::default()
     };
     let report = inspect_path(elf, &opts).with_context(|| format!("inspect {}", elf.display()))?;
@@ -982,6 +984,13 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
         return Ok(0);
     }
     compare_offsets(&report, &runtime)?;
+    if cfg.placed() && !old_style {
+        compare_placed(
+            &report,
+            runtime_area_size(serial)?,
+            cfg.features.contains(&"external-areas"),
+        )?;
+    }
     compare_dynamic(
         &report,
         runtime_dynamic(serial)?,
@@ -990,6 +999,39 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
             || (cfg.placed() && cfg.features.contains(&"legacy-script")),
     )?;
     Ok(runtime.len())
+}
+
+/// A placed kernel's `AREA_SIZE 0x<hex>` line: the size of each area it
+/// placed (`percpu_area_layout_placed`).
+fn runtime_area_size(serial: &[String]) -> Result<u64> {
+    let line = serial
+        .iter()
+        .find(|l| l.starts_with("AREA_SIZE "))
+        .context("a placed kernel printed no AREA_SIZE line")?;
+    line["AREA_SIZE ".len()..]
+        .strip_prefix("0x")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .with_context(|| format!("malformed line `{line}`"))
+}
+
+/// A placed kernel's script, as inspect reads it: template only, and
+/// (unless the kernel sized the dynamic region at run time) one area of
+/// the size the kernel placed.
+fn compare_placed(report: &Report, area_size: u64, sized_at_run_time: bool) -> Result<()> {
+    let t = &report.template;
+    if !t.placed {
+        bail!(
+            "the placed kernel's script is not template-only (inspect: {} areas reserved)",
+            t.areas
+        );
+    }
+    if !sized_at_run_time && t.stride != area_size {
+        bail!(
+            "placed areas: the kernel's are {area_size:#x} bytes, inspect says {:#x}",
+            t.stride
+        );
+    }
+    Ok(())
 }
 
 /// The kernel's `DYNAMIC 0x<start> 0x<size> ...` line: where its run-time

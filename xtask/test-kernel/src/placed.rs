@@ -152,6 +152,9 @@ pub fn init() {
             ""
         },
     );
+    // For the runner: inspect must report this size for a template-only
+    // script (whose stride is one area, dynamic region included).
+    println!("AREA_SIZE {:#x}", layout.size());
     #[cfg(feature = "sp-naive")]
     {
         // One CPU: the statics are globals, the area holds the dynamic region.
