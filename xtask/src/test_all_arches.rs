@@ -1450,6 +1450,22 @@ mod tests {
     }
 
     #[test]
+    fn a_placed_script_is_template_only_with_the_kernels_area_size() {
+        let serial = lines("AREA_SIZE 0x150c0\nPASS");
+        let size = runtime_area_size(&serial).unwrap();
+        assert_eq!(size, 0x150c0);
+        assert!(runtime_area_size(&lines("PASS")).is_err());
+        assert!(runtime_area_size(&lines("AREA_SIZE 12")).is_err());
+        let mut r = report(&[("k::BIG", 0)], &[]);
+        r.template.stride = 0x150c0;
+        assert!(compare_placed(&r, size, false).is_err(), "not template-only");
+        r.template.placed = true;
+        compare_placed(&r, size, false).unwrap();
+        assert!(compare_placed(&r, size + 64, false).is_err());
+        compare_placed(&r, size + 64, true).unwrap();
+    }
+
+    #[test]
     fn matrix_features_exist_in_the_kernel() {
         let manifest = std::fs::read_to_string(
             toolchain::workspace_root().join("xtask/test-kernel/Cargo.toml"),
