@@ -279,15 +279,97 @@ pub fn register_area(area: *mut [u8]) -> Result<usize, AreaError> {
         unsafe { crate::dynamic::copy_live_allocations(bitmap, base, cpu) };
         let word = BASE_WORDS.first.load(Ordering::Relaxed) + cpu * size_of::<usize>();
         // SAFETY: entry `cpu` of the table, below its capacity.
-        unsafe { AtomicUsize::from_ptr(core::ptr::with_exposed_provenance_mut(word)) }
-            .store(base, Ordering::Relaxed);
-        AREAS.num.store(cpu + 1, Ordering::Release);
+        let entry = unsafe { AtomicUsize::from_ptr(core::ptr::with_exposed_provenance_mut(word)) };
+        publish(entry, &AREAS.num, base, cpu);
         Ok(cpu)
     })
+}
+
+/// A word of the registration protocol: core's atomic, or loom's in the
+/// model checker's builds.
+trait Word {
+    fn get(&self, order: Ordering) -> usize;
+    fn set(&self, value: usize, order: Ordering);
+}
+
+impl Word for AtomicUsize {
+    #[inline(always)]
+    fn get(&self, order: Ordering) -> usize {
+        self.load(order)
+    }
+    #[inline(always)]
+    fn set(&self, value: usize, order: Ordering) {
+        self.store(value, order)
+    }
+}
+
+/// Publishes CPU `cpu`, whose area at `base` is filled: its base word,
+/// then the count that covers it, with `Release`, so that whoever reads
+/// the count with `Acquire` ([`published`], `percpu_area_num`) sees the
+/// word and everything written to the area before.
+fn publish(entry: &impl Word, count: &impl Word, base: usize, cpu: usize) {
+    entry.set(base, Ordering::Relaxed);
+    count.set(cpu + 1, Ordering::Release);
+}
+
+/// The CPUs a remote reader may reach, as `percpu_area_num` reads them.
+#[cfg_attr(not(all(test, loom)), allow(dead_code))]
+fn published(count: &impl Word) -> usize {
+    count.get(Ordering::Acquire)
 }
 
 /// Whether the areas were set up by [`try_init_placed`]: only then can a
 /// run-time allocation meet a CPU that registers after it.
 pub(crate) fn is_placed() -> bool {
     PLACED.load(Ordering::Relaxed)
+}
+
+/// The model checker: a CPU registers while a remote reader walks the
+/// published CPUs, in every interleaving loom finds. A reader that sees a
+/// CPU sees its base word and its area's contents (the template copy and
+/// the copies of live allocations, here one word).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::atomic::AtomicUsize as LoomWord;
+    use loom::sync::Arc;
+
+    impl Word for LoomWord {
+        fn get(&self, order: Ordering) -> usize {
+            self.load(order)
+        }
+        fn set(&self, value: usize, order: Ordering) {
+            self.store(value, order)
+        }
+    }
+
+    #[test]
+    fn loom_a_registered_area_is_whole_when_seen() {
+        loom::model(|| {
+            // CPU 0 is up; CPU 1's area and base word are being written.
+            let areas = Arc::new([UnsafeCell::new(7usize), UnsafeCell::new(0usize)]);
+            let words = Arc::new([LoomWord::new(0x1000), LoomWord::new(0), LoomWord::new(1)]);
+            let registering = {
+                let (areas, words) = (areas.clone(), words.clone());
+                loom::thread::spawn(move || {
+                    // SAFETY (model): nobody reaches area 1 before it is
+                    // published; loom checks exactly that.
+                    areas[1].with_mut(|value| unsafe { *value = 7 });
+                    publish(&words[1], &words[2], 0x2000, 1);
+                })
+            };
+            for cpu in 0..published(&words[2]) {
+                assert_ne!(
+                    words[cpu].get(Ordering::Relaxed),
+                    0,
+                    "CPU {cpu}'s base word"
+                );
+                // SAFETY (model): as above.
+                let value = areas[cpu].with(|value| unsafe { *value });
+                assert_eq!(value, 7, "CPU {cpu}'s area, seen before it was filled");
+            }
+            registering.join().unwrap();
+        });
+    }
 }

@@ -113,7 +113,16 @@ pub fn loom() -> Result<()> {
     let started = Instant::now();
     toolchain::run(
         cargo()
-            .args(["test", "-p", "percpu", "--lib", "--release", "loom_"])
+            .args([
+                "test",
+                "-p",
+                "percpu",
+                "--lib",
+                "--release",
+                "--features",
+                "placed",
+            ])
+            .arg("loom_")
             .env("RUSTFLAGS", "--cfg loom")
             .env("CARGO_TARGET_DIR", toolchain::target_root().join("loom"))
             .current_dir(workspace_root()),
