@@ -312,8 +312,19 @@ pub fn boot_cpu(cpu: usize, first: usize) {
         }
     } else {
         HAMMERING.fetch_add(1, Ordering::AcqRel);
+        // A remote reader racing with the registration: once the count
+        // says the late CPU is there, its whole area must be.
+        let mut seen = false;
         while !LATE_ONLINE.load(Ordering::Acquire) {
             bump(&mut mine);
+            if !seen && percpu::percpu_area_num() == MAX_CPUS {
+                seen = true;
+                RACED.fetch_add(1, Ordering::Relaxed);
+                observe_late(cpu);
+            }
+        }
+        if !seen {
+            observe_late(cpu);
         }
     }
     for _ in 0..AFTER {
@@ -327,6 +338,31 @@ pub fn boot_cpu(cpu: usize, first: usize) {
     while !GO.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
+}
+
+/// Boot CPUs that saw the late CPU's area published while counting.
+static RACED: AtomicUsize = AtomicUsize::new(0);
+
+/// On a boot CPU, once `percpu_area_num()` counts the late CPU: its copies
+/// hold the constructors' values and the template (it writes them only
+/// after every boot CPU is done).
+fn observe_late(cpu: usize) {
+    let late = MAX_CPUS - 1;
+    // SAFETY: published (the count, read with Acquire); nobody writes them
+    // until every boot CPU is done.
+    let copies = unsafe {
+        (
+            *MADE.get().remote_ref_raw(late),
+            *CLONE.get().remote_ref_raw(late),
+            *crate::vars::RECORD.remote_ptr(late),
+        )
+    };
+    check_eq(
+        cpu,
+        "the late CPU's copies, seen once its area is published",
+        copies,
+        (made(late), CLONED, crate::vars::RECORD_INIT),
+    );
 }
 
 /// Registers the late CPU's area, after the refusals that must write
@@ -467,13 +503,17 @@ pub fn late_cpu(cpu: usize) {
         CLONED,
     );
     crate::checks::check_initial(cpu);
-    MADE.get().with_current(|v| *v = written(cpu));
-    CLONE.get().with_current(|v| v[0] = cpu as u32);
     let mut mine = 0;
     for _ in 0..AFTER {
         bump(&mut mine);
     }
     LATE_ONLINE.store(true, Ordering::Release);
+    // The boot CPUs read these copies remotely until they are done.
+    while DONE.load(Ordering::Acquire) < BOOT_CPUS {
+        core::hint::spin_loop();
+    }
+    MADE.get().with_current(|v| *v = written(cpu));
+    CLONE.get().with_current(|v| v[0] = cpu as u32);
     ADDS[cpu].store(mine, Ordering::Relaxed);
     DONE.fetch_add(1, Ordering::AcqRel);
     while !GO.load(Ordering::Acquire) {
@@ -523,10 +563,11 @@ fn finish() {
         }
     }
     println!(
-        "LATE CPU {late}: {} registered at {:#x} while {} CPUs counted; counter={sum} ticks={ticks} over {adds} increments",
+        "LATE CPU {late}: {} registered at {:#x} while {} CPUs counted ({} saw it published meanwhile); counter={sum} ticks={ticks} over {adds} increments",
         if ok && copies { "OK" } else { "FAIL" },
         expected_base(late),
         BOOT_CPUS,
+        RACED.load(Ordering::Relaxed),
     );
     // SAFETY: nobody uses them any more (DONE); dropping frees their space.
     unsafe {
