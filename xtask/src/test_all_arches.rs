@@ -969,8 +969,11 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
     // reservation check accepts it whatever the CPU count); with a 0.4-style
     // script, which cannot say so, one area is reserved: the template.
     let old_style = cfg.features.contains(&"legacy-script");
+    // sp-naive has no areas; a placed 0.4-style script reserves one.
+    let one_area = cfg.placed() && old_style;
+    let reserved = !(naive || one_area);
     let opts = InspectOptions {
-        cpus: (!naive && !(cfg.placed() && old_style)).then_some(cfg.cpus),
+        cpus: reserved.then_some(cfg.cpus),
         ..InspectOptions::default()
     };
     let report = inspect_path(elf, &opts).with_context(|| format!("inspect {}", elf.display()))?;
@@ -1458,7 +1461,10 @@ mod tests {
         assert!(runtime_area_size(&lines("AREA_SIZE 12")).is_err());
         let mut r = report(&[("k::BIG", 0)], &[]);
         r.template.stride = 0x150c0;
-        assert!(compare_placed(&r, size, false).is_err(), "not template-only");
+        assert!(
+            compare_placed(&r, size, false).is_err(),
+            "not template-only"
+        );
         r.template.placed = true;
         compare_placed(&r, size, false).unwrap();
         assert!(compare_placed(&r, size + 64, false).is_err());
