@@ -17,18 +17,10 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::{check_eq, fail, BOOT_CPUS, MAX_CPUS};
 
-/// Where RAM starts on the board (QEMU `virt`, `pc`, LoongArch `virt`).
-const RAM: usize = if cfg!(any(target_arch = "aarch64", target_arch = "arm")) {
-    0x4000_0000
-} else if cfg!(any(target_arch = "riscv64", target_arch = "riscv32")) {
-    0x8000_0000
-} else {
-    0
-};
 /// The areas' region: 128 MiB into RAM, far above the image (which the
 /// kernel checks) and below the device tree QEMU puts near the top of
 /// RAM on RISC-V; QEMU gives every board 256 MiB at least.
-const REGION: usize = RAM + 0x0800_0000;
+const REGION: usize = crate::arch::RAM_BASE + 0x0800_0000;
 /// Bytes of the region.
 const REGION_SIZE: usize = 0x0400_0000;
 /// What the region holds before the areas are set up, so that a byte the
