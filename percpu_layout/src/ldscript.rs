@@ -436,8 +436,9 @@ fn set_reservation(kind: Kind, opts: &Options, values: &mut Values) {
     let stride = symbols::AREA_STRIDE;
     let load_start = symbols::LOAD_START;
     let (start, end, load_end) = (symbols::START, symbols::END, symbols::LOAD_END);
+    // The user-space script's header line is longer: the note wraps.
+    let wrap = if kind == Kind::LinuxUser { "\n *" } else { "" };
     if !opts.placed {
-        let wrap = if kind == Kind::LinuxUser { "\n *" } else { "" };
         values
             .set(
                 "AREAS_NOTE",
@@ -467,7 +468,6 @@ fn set_reservation(kind: Kind, opts: &Options, values: &mut Values) {
             );
         return;
     }
-    let wrap = if kind == Kind::LinuxUser { "\n *" } else { "" };
     values
         .set(
             "AREAS_NOTE",

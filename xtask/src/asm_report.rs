@@ -295,10 +295,11 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
 
-    let placed = measure_placed(&columns, &results, &tools)?;
+    let (placed, changed) = measure_placed(&columns, &results, &tools, &wanted)?;
     let mut violations = check(&columns, &results);
     // Kept apart: the report's own table lists its own checks.
-    let placed_violations = asm_placed::check(&placed);
+    let mut placed_violations = asm_placed::check(&placed);
+    placed_violations.extend(changed);
     let rustc = toolchain::output(Command::new("rustc").arg("-V"))?;
     let rustc = rustc.trim();
     println!("{}", table(&columns, &results));
@@ -430,12 +431,15 @@ fn measure(
 }
 
 /// `remote_ptr` with `placed` for every plain column measured, against the
-/// column's own stride counts (see [`asm_placed`]).
+/// column's own stride counts (see [`asm_placed`]); and every other
+/// function of that build, which must be the stride build's instruction for
+/// instruction (one line per function that is not).
 fn measure_placed(
     columns: &[Column],
     results: &Results,
     tools: &Tools,
-) -> Result<asm_placed::Measured> {
+    all: &[&str],
+) -> Result<(asm_placed::Measured, Vec<String>)> {
     let names: Vec<String> = TYPES
         .iter()
         .filter(|ty| applies(Op::Remote, ty))
@@ -443,6 +447,7 @@ fn measure_placed(
         .collect();
     let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut placed = Vec::new();
+    let mut changed = Vec::new();
     for (index, column) in columns.iter().enumerate() {
         let plain = column.features.is_empty() && column.target_feature.is_none();
         let Some(stride) = results.get(&(index, false)).filter(|_| plain) else {
@@ -455,7 +460,16 @@ fn measure_placed(
             target_feature: None,
             budgets: column.budgets,
         };
-        let measured = measure(tools, &build, false, &wanted)?;
+        let measured = measure(tools, &build, false, all)?;
+        for name in all.iter().filter(|name| !wanted.contains(name)) {
+            if listing(name, &measured[*name], None) != listing(name, &stride[*name], None) {
+                changed.push(format!(
+                    "{name} on {} ({}): not the stride build's instructions; the current CPU's accesses must not change",
+                    column.label,
+                    asm_placed::FEATURE
+                ));
+            }
+        }
         let mut rows = Vec::new();
         for name in &wanted {
             let (m, stride) = (&measured[*name], stride[*name].count.counted);
@@ -470,7 +484,7 @@ fn measure_placed(
         }
         placed.push((column.label.clone(), column.target.triple(), rows));
     }
-    Ok(placed)
+    Ok((placed, changed))
 }
 
 /// The compiler the committed listings name (`rustc 1.95.0 (… …)`), when
