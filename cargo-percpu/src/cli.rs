@@ -127,6 +127,10 @@ pub struct LdscriptArgs {
     /// counters) in every area, after the template.
     #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_number)]
     pub dynamic: u64,
+    /// Reserve the template only, no areas: the platform places each CPU's
+    /// area itself (`percpu::try_init_placed`); --cpus then only sets CPU_NUM.
+    #[arg(long)]
+    pub placed: bool,
     /// Write to FILE instead of printing.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -423,6 +427,7 @@ pub fn ldscript_options(args: &LdscriptArgs) -> anyhow::Result<(Kind, Options, S
         base: args.base,
         non_zero_vma: args.non_zero_vma,
         dynamic: args.dynamic,
+        placed: args.placed,
     };
     Ok((kind, opts, rendered_for))
 }

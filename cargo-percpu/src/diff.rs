@@ -120,6 +120,10 @@ pub struct Diff {
     pub areas: Change,
     /// The bytes the reservation takes: the section's memory size.
     pub reserved_bytes: Change,
+    /// Whether each build's script is template-only, for placed areas:
+    /// `[old, new]`. Absent (both false) in diffs older than it.
+    #[serde(default)]
+    pub placed: [bool; 2],
     /// Variables only in NEW, by offset then name.
     pub added: Vec<Variable>,
     /// Variables only in OLD, by offset then name.
@@ -280,6 +284,7 @@ pub fn diff(old: &Report, new: &Report, budgets: &Budgets) -> Diff {
         area_size: Change::new(old.template.stride, new.template.stride),
         areas: Change::new(old.template.areas, new.template.areas),
         reserved_bytes: Change::new(mem(old), mem(new)),
+        placed: [old.template.placed, new.template.placed],
         added,
         removed,
         moved,
@@ -331,6 +336,16 @@ pub fn render_styled(diff: &Diff) -> String {
             change.old,
             change.new,
             signed(change.delta)
+        );
+    }
+    if diff.placed != [false, false] {
+        let name = |placed: bool| if placed { "placed" } else { "contiguous" };
+        let _ = writeln!(
+            out,
+            "{:<12} {} -> {}",
+            "areas are",
+            name(diff.placed[0]),
+            name(diff.placed[1])
         );
     }
     let heading = |out: &mut String, what: &str, n: usize| {

@@ -145,6 +145,9 @@ pub struct ElfFacts {
     pub area_align: Option<u64>,
     /// `_percpu_area_stride`, if defined.
     pub area_stride: Option<u64>,
+    /// `_percpu_placed`, if defined: the mark of a template-only script
+    /// (`ldscript --placed`).
+    pub placed: Option<u64>,
     /// The variables, in symbol-table order.
     pub variables: Vec<RawVariable>,
     /// Whether the file has a symbol table at all.
@@ -201,6 +204,7 @@ fn read_class<H: FileHeader<Endian = Endianness>>(
         load_end: None,
         area_align: None,
         area_stride: None,
+        placed: None,
         variables: Vec::new(),
         has_symtab: !symbols.is_empty(),
         global_pointer: None,
@@ -272,6 +276,7 @@ fn walk_symbols<H: FileHeader<Endian = Endianness>>(
             _ if name == symbols::LOAD_END.as_bytes() => Some(&mut facts.load_end),
             _ if name == symbols::AREA_ALIGN.as_bytes() => Some(&mut facts.area_align),
             _ if name == symbols::AREA_STRIDE.as_bytes() => Some(&mut facts.area_stride),
+            _ if name == symbols::PLACED.as_bytes() => Some(&mut facts.placed),
             _ => None,
         };
         if let Some(slot) = slot {
@@ -423,13 +428,14 @@ fn is_percpu_name(name: &[u8], relocatable: bool) -> bool {
 /// script defines, or a variable the macro named (mangled or not, its name
 /// holds the `__PERCPU_` prefix).
 fn is_percpu_symbol(name: &[u8]) -> bool {
-    const LAYOUT: [&str; 6] = [
+    const LAYOUT: [&str; 7] = [
         symbols::START,
         symbols::END,
         symbols::LOAD_START,
         symbols::LOAD_END,
         symbols::AREA_ALIGN,
         symbols::AREA_STRIDE,
+        symbols::PLACED,
     ];
     LAYOUT.iter().any(|s| name == s.as_bytes())
         || name

@@ -84,7 +84,8 @@ pub struct TemplateReport {
     /// The area stride: the size rounded up to the alignment, at least one
     /// alignment unit so that an empty template still gives distinct areas.
     pub stride: u64,
-    /// How many areas the section reserves: memory size / stride.
+    /// How many areas the section reserves: memory size / stride; 0 for
+    /// a template-only script.
     pub areas: u64,
     /// Where each area's dynamic region (run-time allocations, `--dynamic`)
     /// starts: the template's end rounded up to
@@ -92,6 +93,12 @@ pub struct TemplateReport {
     pub dynamic_start: u64,
     /// Bytes of dynamic region per area: the stride after `dynamic_start`.
     pub dynamic_size: u64,
+    /// A template-only script for placed areas (`ldscript --placed`, which
+    /// defines `_percpu_placed`): the section holds the template and no
+    /// area, and `stride` is the size of each area the platform places.
+    /// Absent (false) in reports older than it.
+    #[serde(default)]
+    pub placed: bool,
 }
 
 /// One per-CPU variable.
@@ -184,7 +191,8 @@ pub mod checks {
     /// The file has a symbol table, and (in a linked file) the four layout
     /// symbols exist and agree with the section.
     pub const SYMBOLS: &str = "symbols";
-    /// The reservation holds `--cpus` areas.
+    /// The reservation holds `--cpus` areas; for a template-only script
+    /// (placed areas), the section holds the template alone.
     pub const RESERVATION: &str = "reservation";
     /// Every variable lies inside the template.
     pub const TEMPLATE_BOUNDS: &str = "template-bounds";
@@ -278,6 +286,7 @@ fn build(facts: &ElfFacts, debug: &DebugInfo, path: &str, opts: &InspectOptions)
                 areas: 0,
                 dynamic_start: 0,
                 dynamic_size: 0,
+                placed: false,
             },
             variables: Vec::new(),
             checks: vec![Check {
@@ -346,15 +355,18 @@ fn template_report(
         .or_else(|| is_area_align(align).then(|| area_stride(size, align))?)
         .unwrap_or(u64::MAX)
         .max(1);
+    let placed = facts.placed.is_some();
     TemplateReport {
         start,
         end,
         size,
         align,
         stride,
-        areas: sec.mem_size / stride,
+        // A placed template is no area, even when it fills a stride.
+        areas: if placed { 0 } else { sec.mem_size / stride },
         dynamic_start: percpu_layout::dynamic_start(size),
         dynamic_size: stride.saturating_sub(percpu_layout::dynamic_start(size)),
+        placed,
     }
 }
 
@@ -508,8 +520,30 @@ fn check_symbols(s: &Seen) -> Option<(bool, String)> {
 }
 
 fn check_reservation(s: &Seen) -> Option<(bool, String)> {
-    let cpus = s.opts.cpus?;
     let template = s.template;
+    if template.placed {
+        // Whatever --cpus says: the platform places every area.
+        let extra = s.sec.mem_size.saturating_sub(template.size);
+        return Some(if extra == 0 {
+            (
+                true,
+                format!(
+                    "template only (placed): no area reserved, the platform places each CPU's {}-byte area",
+                    template.stride
+                ),
+            )
+        } else {
+            (
+                false,
+                format!(
+                    "template-only script ({}), yet .percpu holds {extra} bytes after the {}-byte template",
+                    symbols::PLACED,
+                    template.size
+                ),
+            )
+        });
+    }
+    let cpus = s.opts.cpus?;
     Some(if s.relocatable() {
         (
             true,
@@ -727,11 +761,19 @@ pub fn render_styled(report: &Report) -> String {
                 s.align
             );
             let t = &report.template;
-            let _ = writeln!(
-                out,
-                "template   {:#x} .. {:#x}: {} bytes, stride {}, {} areas reserved",
-                t.start, t.end, t.size, t.stride, t.areas
-            );
+            if t.placed {
+                let _ = writeln!(
+                    out,
+                    "template   {:#x} .. {:#x}: {} bytes, template only: placed areas of {} bytes each",
+                    t.start, t.end, t.size, t.stride
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "template   {:#x} .. {:#x}: {} bytes, stride {}, {} areas reserved",
+                    t.start, t.end, t.size, t.stride, t.areas
+                );
+            }
             if t.dynamic_size > 0 {
                 let _ = writeln!(
                     out,

@@ -370,6 +370,7 @@ fn json_follows_the_schema() {
             "dynamic_size",
             "dynamic_start",
             "end",
+            "placed",
             "size",
             "start",
             "stride"

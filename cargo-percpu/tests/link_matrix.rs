@@ -1,8 +1,9 @@
 //! The link matrix: every script `cargo percpu ldscript` renders for the
 //! six architectures (the fragment, the full script and the full
-//! `--non-zero-vma` script, with `--cpus 8`) linked by every linker our users
-//! run, and each `.percpu` layout compared with the one the current
-//! toolchain's rust-lld gives.
+//! `--non-zero-vma` script, with `--cpus 8`, and the template-only
+//! `--placed` fragment and full script, with a dynamic region) linked by
+//! every linker our users run, and each `.percpu` layout compared with the
+//! one the current toolchain's rust-lld gives.
 //!
 //! The linkers: the rust-lld of the toolchain under test (the reference),
 //! of the oldest toolchain the workspace supports (its `rust-version`, LLD
@@ -25,6 +26,8 @@ use cargo_percpu::report::{inspect_bytes, InspectOptions};
 
 /// CPUs every script reserves areas for.
 const CPUS: usize = 8;
+/// The dynamic region of the `--placed` scripts, which their stride holds.
+const PLACED_DYNAMIC: u64 = 4096;
 
 /// The scripts of the matrix for `arch`: (name, script).
 fn scripts(arch: Arch) -> Vec<(String, String)> {
@@ -33,14 +36,26 @@ fn scripts(arch: Arch) -> Vec<(String, String)> {
         non_zero_vma: Some(0),
         ..opts.clone()
     };
-    let fragment = render(Kind::Fragment, &opts).unwrap();
+    let placed = Options {
+        placed: true,
+        dynamic: PLACED_DYNAMIC,
+        ..opts.clone()
+    };
     // The fragment inside the smallest script of a kernel's own.
-    let wrapped = format!(
-        "ENTRY(_start)\nSECTIONS {{\n. = {:#x};\n.text : {{ *(.text.boot) *(.text .text.*) }}\n.data : {{ *(.data .data.*) }}\n.bss : {{ *(.bss .bss.*) }}\n{fragment}\n}}\n",
-        arch.default_base()
-    );
+    let wrapped = |opts: &Options| {
+        format!(
+            "ENTRY(_start)\nSECTIONS {{\n. = {:#x};\n.text : {{ *(.text.boot) *(.text .text.*) }}\n.data : {{ *(.data .data.*) }}\n.bss : {{ *(.bss .bss.*) }}\n{}\n}}\n",
+            arch.default_base(),
+            render(Kind::Fragment, opts).unwrap()
+        )
+    };
     vec![
-        (format!("{} fragment", arch.name()), wrapped),
+        (format!("{} fragment", arch.name()), wrapped(&opts)),
+        (format!("{} fragment placed", arch.name()), wrapped(&placed)),
+        (
+            format!("{} full placed", arch.name()),
+            render(Kind::Full, &placed).unwrap(),
+        ),
         (
             format!("{} full", arch.name()),
             render(Kind::Full, &opts).unwrap(),
@@ -110,8 +125,11 @@ fn layout(data: &[u8], what: &str) -> Layout {
 }
 
 /// What the seed's layout must be whatever the linker: the variables in
-/// input order at their alignments, CPU_NUM areas of the rounded-up stride.
+/// input order at their alignments, CPU_NUM areas of the rounded-up stride;
+/// for a `--placed` script, the template alone, marked, with a stride that
+/// holds the dynamic region.
 fn check_against_the_seed(layout: &Layout, what: &str) {
+    let placed = what.contains(" placed ");
     let mut offset = 0;
     for var in &seed::VARS {
         offset = (offset as u64).next_multiple_of(var.align) as usize;
@@ -133,8 +151,29 @@ fn check_against_the_seed(layout: &Layout, what: &str) {
         );
         offset += var.bytes.len();
     }
-    let stride = (offset as u64).next_multiple_of(64);
     let sym = |name: &str| layout.symbols[name];
+    assert_eq!(layout.section.1, sym("_percpu_start"), "{what}: LMA");
+    if placed {
+        // What `percpu_area_layout_placed(0)` gives the platform.
+        let stride = ((offset as u64).next_multiple_of(16) + PLACED_DYNAMIC).next_multiple_of(64);
+        assert_eq!(
+            sym("_percpu_area_stride") - sym("_percpu_load_start"),
+            stride,
+            "{what}"
+        );
+        assert_eq!(sym("_percpu_placed"), 1, "{what}");
+        let template = sym("_percpu_load_end") - sym("_percpu_load_start");
+        assert_eq!(template, offset as u64, "{what}: template");
+        assert_eq!(
+            sym("_percpu_end") - sym("_percpu_start"),
+            template,
+            "{what}: _percpu_end - _percpu_start"
+        );
+        assert_eq!(layout.section.2, template, "{what}: .percpu size");
+        return;
+    }
+    assert!(!layout.symbols.contains_key("_percpu_placed"), "{what}");
+    let stride = (offset as u64).next_multiple_of(64);
     assert_eq!(
         sym("_percpu_area_stride") - sym("_percpu_load_start"),
         stride,
@@ -150,7 +189,6 @@ fn check_against_the_seed(layout: &Layout, what: &str) {
         stride * CPUS as u64,
         "{what}: .percpu size"
     );
-    assert_eq!(layout.section.1, sym("_percpu_start"), "{what}: LMA");
 }
 
 #[test]
@@ -246,6 +284,42 @@ fn every_linker_refuses_a_broken_layout() {
                     "aligned beyond the area alignment",
                 ),
             ];
+            // The template-only script: areas reserved after it by a hand
+            // edit, and the checks it keeps.
+            let placed = render(
+                Kind::Full,
+                &Options {
+                    placed: true,
+                    ..Options::new(arch, CPUS)
+                },
+            )
+            .unwrap();
+            let end = "         */\n    }\n    /*\n     * _percpu_end";
+            assert!(placed.contains(end) && placed.contains(skew));
+            let variants = variants.into_iter().chain([
+                (
+                    "areas after a placed template",
+                    placed.replacen(
+                        end,
+                        "         */\n        . += 64;\n    }\n    /*\n     * _percpu_end",
+                        1,
+                    ),
+                    seed::object(arch),
+                    "holds more than the template",
+                ),
+                (
+                    "a placed template at an unaligned start",
+                    placed.replacen(skew, ". = ALIGN(4K) + 8;\n    /* _percpu_start", 1),
+                    seed::object(arch),
+                    "_percpu_start is not aligned",
+                ),
+                (
+                    "a placed variable aligned to 128",
+                    placed.clone(),
+                    seed::object_aligned(arch, 128),
+                    "aligned beyond the area alignment",
+                ),
+            ]);
             for (what, script, object, message) in variants {
                 let what = format!("{} with {what} by {}", arch.name(), linker.name);
                 match linker.link(&dir, &script, &object) {

@@ -56,6 +56,32 @@ fn variants() -> Vec<(String, Kind, Options)> {
                 ..Options::new(Arch::Aarch64, 2)
             },
         ),
+        (
+            "fragment-placed-dynamic-16k",
+            Kind::Fragment,
+            Options {
+                dynamic: 16384,
+                placed: true,
+                ..Options::new(Arch::X86_64, 8)
+            },
+        ),
+        (
+            "linux-user-placed",
+            Kind::LinuxUser,
+            Options {
+                placed: true,
+                ..Options::new(Arch::X86_64, 4)
+            },
+        ),
+        (
+            "full-riscv64-placed-non-zero-vma",
+            Kind::Full,
+            Options {
+                non_zero_vma: Some(0),
+                placed: true,
+                ..Options::new(Arch::Riscv64, 4)
+            },
+        ),
     ];
     let full = Arch::ALL
         .into_iter()
@@ -105,10 +131,35 @@ fn every_variant_is_well_formed() {
             script.contains(&format!("<= {:#x}", opts.arch.reach())),
             "{name}: reach assert"
         );
-        assert!(
+        // Contiguous areas: CPU_NUM reserved and checked. Placed: the
+        // template alone, marked, and checked to be alone.
+        assert_eq!(
             script.contains("reserves fewer than CPU_NUM areas"),
+            !opts.placed,
             "{name}"
         );
+        assert_eq!(
+            script.contains("_percpu_load_start) * CPU_NUM;"),
+            !opts.placed,
+            "{name}: the reservation"
+        );
+        assert_eq!(
+            script.contains("_percpu_placed = 1;"),
+            opts.placed,
+            "{name}: the placed mark"
+        );
+        assert_eq!(
+            script.contains("holds more than the template"),
+            opts.placed,
+            "{name}"
+        );
+        // Every check says how to fix what it catches.
+        for line in script
+            .lines()
+            .filter(|l| l.trim_start().starts_with("ASSERT("))
+        {
+            assert!(line.contains("; "), "{name}: no fix in {line}");
+        }
         assert!(
             script.contains("_percpu_start % "),
             "{name}: alignment assert"
@@ -194,6 +245,23 @@ fn errors() {
         Err(RenderError::Overflow { .. })
     ));
     let o = Options::new(Arch::X86_64, usize::MAX);
+    assert!(matches!(
+        render(Kind::Fragment, &o),
+        Err(RenderError::Overflow { .. })
+    ));
+    // A template-only script reserves no area, so any CPU count fits...
+    let placed = Options {
+        placed: true,
+        ..o.clone()
+    };
+    assert!(render(Kind::Fragment, &placed).is_ok());
+    // ...but not a template past the end of the address space.
+    let o = Options {
+        non_zero_vma: Some(0xffff_ffc0),
+        placed: true,
+        dynamic: 128,
+        ..Options::new(Arch::Riscv32, 1)
+    };
     assert!(matches!(
         render(Kind::Fragment, &o),
         Err(RenderError::Overflow { .. })

@@ -24,6 +24,7 @@ with_cli!(
     kernel,
     link,
     link_matrix,
+    placed,
     structure,
     tables
 );

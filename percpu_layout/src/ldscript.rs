@@ -116,6 +116,13 @@ pub struct Options {
     /// Bytes of dynamic region (run-time per-CPU allocations) to reserve in
     /// every area after the template; the stride grows to hold them.
     pub dynamic: u64,
+    /// The template-only script of placed areas: `.percpu` holds the
+    /// template and no area; the platform puts each CPU's area where it
+    /// wants (`percpu::try_init_placed`, `percpu::register_area`).
+    /// `_percpu_area_stride` is then the size of one area, dynamic region
+    /// included, and `cpus` only sets `CPU_NUM` (a full script's boot
+    /// stacks).
+    pub placed: bool,
 }
 
 impl Options {
@@ -129,6 +136,7 @@ impl Options {
             base: None,
             non_zero_vma: None,
             dynamic: 0,
+            placed: false,
         }
     }
 }
@@ -235,6 +243,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "ARCH",
     "ARCH_TITLE",
     "AREA_ALIGN",
+    "AREAS_NOTE",
     "AREA_STRIDE",
     "BASE",
     "CPU_NUM",
@@ -249,7 +258,10 @@ pub const PLACEHOLDERS: &[&str] = &[
     "PERCPU_START",
     "PERCPU_VMA",
     "REACH",
+    "RESERVATION_ASSERT",
+    "RESERVE",
     "SECTION",
+    "TEMPLATE_NOTE",
     "VMA_COMMENT",
 ];
 
@@ -313,7 +325,9 @@ fn validate(kind: Kind, opts: &Options) -> Result<(), RenderError> {
         _ => 0,
     };
     let space = 1u128 << opts.arch.address_bits();
-    let end = (opts.cpus as u128)
+    // A template-only script reserves no area; its template is at most one.
+    let areas = if opts.placed { 1 } else { opts.cpus };
+    let end = (areas as u128)
         .checked_mul(opts.align.max(opts.dynamic) as u128)
         .and_then(|size| size.checked_add(start as u128));
     if end.is_none_or(|end| end > space) || start as u128 >= space {
@@ -387,6 +401,7 @@ pub fn render(kind: Kind, opts: &Options) -> Result<String, RenderError> {
         .set("CPU_NUM", opts.cpus.to_string())
         .set("REACH", format!("{:#x}", opts.arch.reach()))
         .set("SECTION", SECTION);
+    set_reservation(kind, opts, &mut values);
     let body = values.fill(TEMPLATE_BODY)?;
     match kind {
         Kind::LinuxUser => {
@@ -413,6 +428,77 @@ pub fn render(kind: Kind, opts: &Options) -> Result<String, RenderError> {
             values.fill(TEMPLATE_KERNEL)
         }
     }
+}
+
+/// The pieces that differ between contiguous areas (`CPU_NUM` of them
+/// after the template) and the template-only script of placed areas.
+fn set_reservation(kind: Kind, opts: &Options, values: &mut Values) {
+    let stride = symbols::AREA_STRIDE;
+    let load_start = symbols::LOAD_START;
+    let (start, end, load_end) = (symbols::START, symbols::END, symbols::LOAD_END);
+    // The user-space script's header line is longer: the note wraps.
+    let wrap = if kind == Kind::LinuxUser { "\n *" } else { "" };
+    if !opts.placed {
+        values
+            .set(
+                "AREAS_NOTE",
+                format!(
+                    "{} areas,{wrap} each the template rounded up to {} bytes",
+                    opts.cpus, opts.align
+                ),
+            )
+            .set(
+                "RESERVE",
+                format!(
+                    "/* Reserve CPU_NUM areas. */\n\
+                     . = {load_start} + ({stride} - {load_start}) * CPU_NUM;"
+                ),
+            )
+            .set(
+                "RESERVATION_ASSERT",
+                format!(
+                    "ASSERT({end} - {start} >= ({stride} - {load_start}) * CPU_NUM, \
+                     \"percpu: .percpu reserves fewer than CPU_NUM areas; render the script again with --cpus\")"
+                ),
+            )
+            .set(
+                "TEMPLATE_NOTE",
+                "CPU 0's area is the template and holds the initial values\n \
+                 * that init_in_place() copies into the other areas",
+            );
+        return;
+    }
+    values
+        .set(
+            "AREAS_NOTE",
+            format!("the template only,{wrap} for areas the platform places (--placed)"),
+        )
+        .set(
+            "RESERVE",
+            format!(
+                "/*\n \
+                 * Placed areas (--placed): no area follows the template. The platform\n \
+                 * puts each CPU's area where it wants (percpu::try_init_placed,\n \
+                 * percpu::register_area): {stride} - {load_start}\n \
+                 * bytes, aligned to _percpu_area_align.\n \
+                 */"
+            ),
+        )
+        .set(
+            "TEMPLATE_NOTE",
+            "the template holds the initial values that\n \
+             * try_init_placed() and register_area() copy into every area",
+        )
+        .set(
+            "RESERVATION_ASSERT",
+            format!(
+                "/* The mark of a template-only script, for the tools that read the file. */\n\
+                 {placed} = 1;\n\
+                 ASSERT({end} - {start} == {load_end} - {load_start}, \
+                 \"percpu: --placed, yet .percpu holds more than the template; render the script again with --placed, or without it to reserve areas\")",
+                placed = symbols::PLACED
+            ),
+        );
 }
 
 /// For a `build.rs`: renders the script into `$OUT_DIR/percpu-<kind>.ld`

@@ -50,6 +50,11 @@ pub mod symbols {
     /// [`area_stride`](crate::area_stride) of the template and the alignment.
     /// Scripts older than this symbol mean that rule with the alignment.
     pub const AREA_STRIDE: &str = "_percpu_area_stride";
+    /// Defined (as the absolute value 1) only by a template-only script for
+    /// placed areas (`cargo percpu ldscript --placed`): the section holds
+    /// the template and no areas, and [`AREA_STRIDE`] is the size of each
+    /// area the platform places.
+    pub const PLACED: &str = "_percpu_placed";
 }
 
 /// The area alignment when none is asked for, and the least there is: areas

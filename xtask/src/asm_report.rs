@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::asm_placed;
 use crate::disasm::{self, Count, Insn, Isa, Role};
 use crate::targets::{Budgets, Target, TARGETS};
 use crate::toolchain::{self, workspace_root};
@@ -312,6 +313,13 @@ pub fn run(args: &Args) -> Result<()> {
         .collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
 
+    let fixture_0_2 = root.join("xtask/asm-fixture-0.2/Cargo.toml");
+    let tools = Tools {
+        objdump: &objdump,
+        fixture: &fixture,
+        fixture_0_2: &fixture_0_2,
+        target_dir: &target_dir,
+    };
     let mut results = Results::new();
     for (index, column) in columns.iter().enumerate() {
         if args
@@ -322,43 +330,15 @@ pub fn run(args: &Args) -> Result<()> {
             continue;
         }
         for preempt in [false, true] {
-            let fixture = match column.line {
-                Line::V0_4 => fixture.clone(),
-                Line::V0_2 { .. } => root.join("xtask/asm-fixture-0.2/Cargo.toml"),
-            };
-            let lib = build_fixture(&fixture, &target_dir, column, preempt)?;
-            // Mangled names: `disasm` demangles them, with rustc-demangle.
-            let text = toolchain::output(
-                Command::new(&objdump)
-                    .args(["-d", "-r", "--no-show-raw-insn"])
-                    .arg(&lib),
-            )?;
-            let functions = disasm::parse(&text, &wanted)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("disassembly of {}", lib.display()))?;
-            let mut measured = BTreeMap::new();
-            for name in &wanted {
-                let Some(insns) = functions.get(*name) else {
-                    bail!(
-                        "`{name}` is missing from the disassembly of {} (features: {})",
-                        lib.display(),
-                        feature_label(column, preempt)
-                    );
-                };
-                let count = disasm::count(column.target.isa, insns);
-                measured.insert(
-                    (*name).to_owned(),
-                    Measured {
-                        insns: insns.clone(),
-                        count,
-                    },
-                );
-            }
-            results.insert((index, preempt), measured);
+            results.insert((index, preempt), measure(&tools, column, preempt, &wanted)?);
         }
     }
 
-    let violations = check(&columns, &results);
+    let (placed, changed) = measure_placed(&columns, &results, &tools, &wanted)?;
+    let mut violations = check(&columns, &results);
+    // Kept apart: the report's own table lists its own checks.
+    let mut placed_violations = asm_placed::check(&placed);
+    placed_violations.extend(changed);
     let rustc = toolchain::output(Command::new("rustc").arg("-V"))?;
     let rustc = rustc.trim();
     println!("{}", table(&columns, &results));
@@ -385,6 +365,18 @@ pub fn run(args: &Args) -> Result<()> {
                 listing_path(column),
                 column_listings(&columns, index, &results, rustc),
             ));
+        }
+        if !placed.is_empty() {
+            let doc = &outputs[0].1;
+            let with_placed =
+                splice_section(doc, asm_placed::SECTION, &asm_placed::table(&placed, rustc));
+            outputs[0].1 = with_placed;
+            for (label, triple, rows) in &placed {
+                outputs.push((
+                    asm_placed::listing_path(&label.replace(' ', "-")),
+                    asm_placed::listing_file(label, triple, rows, rustc),
+                ));
+            }
         }
         // Codegen moves with LLVM: the files are compared only against the
         // compiler that wrote them. The budgets hold on every compiler.
@@ -417,6 +409,10 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
 
+    if !placed.is_empty() {
+        println!("\n{}", asm_placed::table(&placed, rustc));
+    }
+    violations.extend(placed_violations);
     if !violations.is_empty() {
         bail!(
             "{} codegen check(s) failed:\n  {}",
@@ -426,6 +422,117 @@ pub fn run(args: &Args) -> Result<()> {
     }
     eprintln!("asm-report: every count is within its budget");
     Ok(())
+}
+
+/// What measuring a build needs.
+struct Tools<'a> {
+    objdump: &'a Path,
+    /// The 0.4 fixture, and the 0.2 one (the same source against 0.2.99).
+    fixture: &'a Path,
+    fixture_0_2: &'a Path,
+    target_dir: &'a Path,
+}
+
+/// Builds the fixture for `column` and disassembles the `wanted` functions.
+fn measure(
+    tools: &Tools,
+    column: &Column,
+    preempt: bool,
+    wanted: &[&str],
+) -> Result<BTreeMap<String, Measured>> {
+    let fixture = match column.line {
+        Line::V0_4 => tools.fixture,
+        Line::V0_2 { .. } => tools.fixture_0_2,
+    };
+    let lib = build_fixture(fixture, tools.target_dir, column, preempt)?;
+    // Mangled names: `disasm` demangles them, with rustc-demangle.
+    let text = toolchain::output(
+        Command::new(tools.objdump)
+            .args(["-d", "-r", "--no-show-raw-insn"])
+            .arg(&lib),
+    )?;
+    let functions = disasm::parse(&text, wanted)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("disassembly of {}", lib.display()))?;
+    let mut measured = BTreeMap::new();
+    for name in wanted {
+        let Some(insns) = functions.get(*name) else {
+            bail!(
+                "`{name}` is missing from the disassembly of {} (features: {})",
+                lib.display(),
+                feature_label(column, preempt)
+            );
+        };
+        let count = disasm::count(column.target.isa, insns);
+        measured.insert(
+            (*name).to_owned(),
+            Measured {
+                insns: insns.clone(),
+                count,
+            },
+        );
+    }
+    Ok(measured)
+}
+
+/// `remote_ptr` with `placed` for every plain column measured, against the
+/// column's own stride counts (see [`asm_placed`]); and every other
+/// function of that build, which must be the stride build's instruction for
+/// instruction (one line per function that is not).
+fn measure_placed(
+    columns: &[Column],
+    results: &Results,
+    tools: &Tools,
+    all: &[&str],
+) -> Result<(asm_placed::Measured, Vec<String>)> {
+    let names: Vec<String> = TYPES
+        .iter()
+        .filter(|ty| applies(Op::Remote, ty))
+        .map(|ty| symbol(Op::Remote, ty))
+        .collect();
+    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut placed = Vec::new();
+    let mut changed = Vec::new();
+    for (index, column) in columns.iter().enumerate() {
+        let plain = column.features.is_empty()
+            && column.target_feature.is_none()
+            && column.line == Line::V0_4;
+        let Some(stride) = results.get(&(index, false)).filter(|_| plain) else {
+            continue;
+        };
+        let build = Column {
+            label: format!("{} {}", column.label, asm_placed::FEATURE),
+            target: column.target,
+            features: vec![asm_placed::FEATURE],
+            target_feature: None,
+            budgets: column.budgets,
+            line: Line::V0_4,
+        };
+        let measured = measure(tools, &build, false, all)?;
+        for name in all.iter().filter(|name| !wanted.contains(name)) {
+            if listing(name, &measured[*name], None) != listing(name, &stride[*name], None) {
+                changed.push(format!(
+                    "{name} on {} ({}): not the stride build's instructions; the current CPU's accesses must not change",
+                    column.label,
+                    asm_placed::FEATURE
+                ));
+            }
+        }
+        let mut rows = Vec::new();
+        for name in &wanted {
+            let (m, stride) = (&measured[*name], stride[*name].count.counted);
+            rows.push(asm_placed::Row {
+                name: (*name).to_owned(),
+                stride,
+                placed: m.count.counted,
+                calls: m.count.calls,
+                branches: m.count.branches,
+                listing: listing(name, m, Some(stride + 1)),
+            });
+        }
+        placed.push((column.label.clone(), column.target.triple(), rows));
+    }
+    Ok((placed, changed))
 }
 
 /// The compiler the committed listings name (`rustc 1.95.0 (… …)`), when

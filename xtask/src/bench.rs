@@ -244,7 +244,50 @@ const RUNS: &[Run] = &[
         manifest: Some("xtask/bench-0.4/Cargo.toml"),
         keep: Some(("percpu 0.4.0", V0_4_RUN_TLS)),
     },
+    Run {
+        args: &["-p", "percpu", "--bench", "remote", "--features", "placed"],
+        manifest: None,
+        keep: Some((PLACED, "thread_local (placed run)")),
+    },
 ];
+
+/// The cases of the `placed` run of the remote bench.
+const PLACED: &str = "percpu placed";
+
+/// Remote access (`percpu/benches/remote.rs`), contiguous against placed.
+const REMOTE_OPS: &[(&str, &str)] = &[
+    ("remote read", "`*remote_ptr(cpu)`, per CPU read"),
+    ("counter sum", "`PerCpuCounter::sum` over 4 CPUs"),
+];
+
+/// The remote-access table: contiguous areas, placed areas, their ratio.
+fn render_remote(samples: &[Sample], out: &mut String) {
+    let find =
+        |group: &str, name: &str| samples.iter().find(|s| s.group == group && s.name == name);
+    if REMOTE_OPS.iter().all(|(op, _)| find(op, PLACED).is_none()) {
+        return;
+    }
+    out.push_str(
+        "\nRemote access over 4 CPUs, contiguous areas (the linker script's run, \
+         `base + cpu * stride`) against placed areas (`--features placed`: 4 heap \
+         allocations set up by `try_init_placed`, one base-table load more), in ns \
+         per operation (best, median in parentheses):\n\n\
+         | operation | contiguous | placed | placed ÷ contiguous |\n|---|---|---|---|\n",
+    );
+    for (op, label) in REMOTE_OPS {
+        let (Some(stride), Some(placed)) = (find(op, "percpu"), find(op, PLACED)) else {
+            continue;
+        };
+        let cell = |s: &Sample| format!("{:.2} ({:.2})", s.best, s.median);
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {:.2}× |",
+            cell(stride),
+            cell(placed),
+            placed.best / stride.best
+        );
+    }
+}
 
 /// `thread_local!` as measured in the `preempt` run: the reference of that
 /// run's ratios.
@@ -380,6 +423,8 @@ fn render(samples: &[Sample], machine: &str) -> String {
             );
         }
     }
+
+    render_remote(samples, &mut out);
 
     // init: group `init/<template>/<cpus>`, cases `init` and `copy`.
     let mut init_rows: BTreeMap<(u64, usize), InitRow> = BTreeMap::new();
@@ -549,6 +594,31 @@ per-CPU access, ns/op
             .unwrap();
         // 0.5 / 1.0 (its run), not 0.5 / 0.6 (the default run).
         assert!(read.contains("0.50 (0.50) 0.50×"), "{read}");
+    }
+
+    #[test]
+    fn the_remote_table_pairs_contiguous_and_placed() {
+        let mut samples = parse(OUTPUT);
+        assert!(!render(&samples, "m").contains("Remote access"));
+        for (name, best) in [("percpu", 0.5), (PLACED, 0.75)] {
+            samples.push(Sample {
+                group: "remote read".into(),
+                name: name.into(),
+                best,
+                median: best,
+                unit: "ns".into(),
+                paired: None,
+            });
+        }
+        let text = render(&samples, "m");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("| `*remote_ptr(cpu)`"))
+            .unwrap();
+        assert!(
+            row.ends_with("| 0.50 (0.50) | 0.75 (0.75) | 1.50× |"),
+            "{row}"
+        );
     }
 
     /// Samples of one op: ours, `preempt` and 0.4.0 against their runs'

@@ -4,6 +4,7 @@
 //! targets they all read, and `toolchain` installs what a fresh machine
 //! lacks so that each subcommand can run from a clean clone.
 
+mod asm_placed;
 mod asm_report;
 mod axvisor;
 mod bench;

@@ -334,7 +334,7 @@ pub fn target(arch: Arch) -> &'static Target {
 }
 
 /// Feature sets every target is cross-built with.
-const COMMON_FEATURE_SETS: [&str; 4] = ["", "preempt", "sp-naive", "non-zero-vma"];
+const COMMON_FEATURE_SETS: [&str; 5] = ["", "preempt", "sp-naive", "non-zero-vma", "placed"];
 
 /// The feature sets `ci` cross-builds `target` with.
 pub fn feature_sets(target: &Target) -> Vec<String> {
@@ -394,6 +394,6 @@ mod tests {
     fn feature_sets_add_the_architecture_features() {
         let sets = feature_sets(target(Arch::Aarch64));
         assert!(sets.contains(&"arm-el2,preempt".to_owned()), "{sets:?}");
-        assert_eq!(feature_sets(target(Arch::Riscv64)).len(), 4);
+        assert_eq!(feature_sets(target(Arch::Riscv64)).len(), 5);
     }
 }

@@ -14,6 +14,12 @@
 //! count; `--cpus` picks the counts for every selected configuration, and
 //! `--repeat N` boots each N times (a soak).
 //!
+//! Every configuration but the storms has a `<name>-placed` twin (the
+//! kernel places its areas itself and, with more than one CPU, registers
+//! the last CPU late: `EARLY CPU n: OK` and `LATE CPU n: OK` lines are
+//! required too), and `riscv64-placed-same-area` is a negative test: its
+//! boot must fail with `AreasOverlap`.
+//!
 //! It keeps going after a failure and exits non-zero if any run failed.
 
 use crate::targets::{target, Target, TARGETS};
@@ -48,7 +54,7 @@ struct Config {
     /// Our name of the architecture, then the configuration's suffix.
     name: String,
     target: &'static Target,
-    features: &'static [&'static str],
+    features: Vec<&'static str>,
     /// Number of CPUs QEMU emulates (and the kernel expects).
     cpus: usize,
     /// Appended to the target's `-machine` value.
@@ -57,9 +63,24 @@ struct Config {
     topology: Option<&'static str>,
     /// QEMU arguments beyond the target's (`-singlestep` for the storms).
     qemu_args: &'static [&'static str],
+    /// A negative test: the boot must fail with a `FAIL` line that
+    /// contains this (and then passes).
+    expect_fail: Option<&'static str>,
 }
 
 impl Config {
+    /// Placed areas (`placed` feature): the script reserves only the
+    /// template, so inspect is not asked for `--cpus` areas.
+    fn placed(&self) -> bool {
+        self.features.contains(&"placed")
+    }
+
+    /// Whether the last CPU joins late (`register_area`): placed areas
+    /// with more than one CPU (the kernel's `LATE`).
+    fn late_cpu(&self) -> bool {
+        self.placed() && !self.features.contains(&"sp-naive") && self.cpus > 1
+    }
+
     /// An interrupt-storm kernel (`storm` feature): its `STORM` lines are
     /// checked and its interrupt counts shown.
     fn storm(&self) -> bool {
@@ -208,6 +229,14 @@ struct Extra {
     qemu_args: &'static [&'static str],
 }
 
+/// The negative test of placed areas: two CPUs given the same area, which
+/// the init must refuse with `AreasOverlap`.
+const SAME_AREA: (Arch, &str, &[&str]) = (
+    Arch::Riscv64,
+    "placed-same-area",
+    &["placed", "placed-same-area"],
+);
+
 const fn extra(arch: Arch, suffix: &'static str, features: &'static [&'static str]) -> Extra {
     Extra {
         arch,
@@ -285,27 +314,56 @@ const EXTRAS: &[Extra] = &[
     storm(Arch::Riscv64, "preempt-storm", &["preempt", "storm"]),
 ];
 
-/// The matrix: every target with default features, then the extras.
+/// The matrix: every target with default features, then the extras, then
+/// the placed twins of both (not of the storms), then the negative test.
 fn matrix() -> Vec<Config> {
     let defaults = TARGETS.iter().map(|target| Config {
         name: target.name().to_owned(),
         target,
-        features: &[],
+        features: Vec::new(),
         cpus: CPUS,
         machine_options: None,
         topology: None,
         qemu_args: &[],
+        expect_fail: None,
     });
     let extras = EXTRAS.iter().map(|e| Config {
         name: format!("{}-{}", e.arch.name(), e.suffix),
         target: target(e.arch),
-        features: e.features,
+        features: e.features.to_vec(),
         cpus: e.cpus,
         machine_options: e.machine_options,
         topology: e.topology,
         qemu_args: e.qemu_args,
+        expect_fail: None,
     });
-    defaults.chain(extras).collect()
+    let contiguous: Vec<Config> = defaults.chain(extras).collect();
+    // The placed twin of every configuration but the storms.
+    let placed: Vec<Config> = contiguous
+        .iter()
+        .filter(|c| !c.storm())
+        .map(|c| Config {
+            name: format!("{}-placed", c.name),
+            features: c.features.iter().copied().chain(["placed"]).collect(),
+            ..c.clone()
+        })
+        .collect();
+    let (arch, suffix, features) = SAME_AREA;
+    let same_area = Config {
+        name: format!("{}-{suffix}", arch.name()),
+        target: target(arch),
+        features: features.to_vec(),
+        cpus: CPUS,
+        machine_options: None,
+        topology: None,
+        qemu_args: &[],
+        expect_fail: Some("AreasOverlap"),
+    };
+    contiguous
+        .into_iter()
+        .chain(placed)
+        .chain([same_area])
+        .collect()
 }
 
 /// `cargo xtask test-all-arches`'s arguments.
@@ -384,6 +442,8 @@ struct Outcome {
     /// Storm configurations: the timer interrupts each CPU took (the
     /// last boot's).
     irqs: Vec<u64>,
+    /// A negative test (its boots must fail as expected).
+    expect_fail: bool,
 }
 
 impl Outcome {
@@ -429,6 +489,7 @@ pub fn run(args: &Args) -> Result<()> {
                 not_applicable: Some(reason.clone()),
                 offsets_checked: 0,
                 irqs: Vec::new(),
+                expect_fail: run.cfg.expect_fail.is_some(),
             },
             None => run_config(&run.cfg, &kernel_dir, &target_dir, &build, args),
         };
@@ -504,6 +565,7 @@ fn run_config(
         not_applicable: None,
         offsets_checked: 0,
         irqs: Vec::new(),
+        expect_fail: cfg.expect_fail.is_some(),
     };
     eprintln!("--- {} ({} CPUs): building", cfg.name, cfg.cpus);
     let t = Instant::now();
@@ -563,6 +625,9 @@ fn boot_and_check(
     *irqs = storm_irqs(&boot.lines);
     if let Err(reason) = judge(cfg, &boot) {
         return Err((reason, boot.lines));
+    }
+    if cfg.expect_fail.is_some() {
+        return Ok(0);
     }
     check_offsets(cfg, elf, &boot.lines).map_err(|err| (format!("inspect: {err:#}"), boot.lines))
 }
@@ -717,6 +782,18 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     let status = boot
         .code
         .map_or_else(|| "none".to_owned(), |c| c.to_string());
+    if let Some(expected) = cfg.expect_fail {
+        // A negative test: the kernel must refuse, saying why.
+        return match kernel_fail {
+            Some(fail) if fail.contains(expected) && boot.code != Some(0) => Ok(()),
+            Some(fail) => Err(format!(
+                "expected a FAIL line naming {expected}, got `{fail}` (exit status {status})"
+            )),
+            None => Err(format!(
+                "expected the boot to fail with {expected}; it did not (exit status {status})"
+            )),
+        };
+    }
     if let Some(fail) = kernel_fail {
         return Err(format!("kernel printed `{fail}` (exit status {status})"));
     }
@@ -755,8 +832,37 @@ fn judge(cfg: &Config, boot: &Boot) -> Result<(), String> {
     if !boot.lines.iter().any(|l| l == "PASS") {
         return Err("exit status 0 but no `PASS` line".into());
     }
+    if cfg.late_cpu() {
+        judge_late(cfg, &boot.lines)?;
+    }
     if cfg.storm() {
         judge_storm(cfg, &boot.lines)?;
+    }
+    Ok(())
+}
+
+/// With a CPU that joins late: one `EARLY CPU n: OK` line for each boot
+/// CPU (the first round), and one `LATE CPU n: OK` line for the last CPU
+/// (its copies and the counter sums across its registration); the second
+/// round's `CPU n: OK` lines are checked like every configuration's.
+fn judge_late(cfg: &Config, lines: &[String]) -> Result<(), String> {
+    let late = cfg.cpus - 1;
+    for cpu in 0..late {
+        let prefix = format!("EARLY CPU {cpu}: OK");
+        let n = lines.iter().filter(|l| l.starts_with(&prefix)).count();
+        if n != 1 {
+            return Err(format!("`{prefix}` printed {n} times, expected once"));
+        }
+    }
+    let early_late = format!("EARLY CPU {late}:");
+    if lines.iter().any(|l| l.starts_with(&early_late)) {
+        return Err(format!(
+            "CPU {late} ran the first round; it should join late"
+        ));
+    }
+    let prefix = format!("LATE CPU {late}: OK");
+    if !lines.iter().any(|l| l.starts_with(&prefix)) {
+        return Err(format!("no `{prefix}` line"));
     }
     Ok(())
 }
@@ -859,8 +965,15 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
         bail!("the kernel printed no OFFSET lines");
     }
     let naive = cfg.features.contains(&"sp-naive");
+    // A placed kernel's script reserves the template only (inspect's
+    // reservation check accepts it whatever the CPU count); with a 0.4-style
+    // script, which cannot say so, one area is reserved: the template.
+    let old_style = cfg.features.contains(&"legacy-script");
+    // sp-naive has no areas; a placed 0.4-style script reserves one.
+    let one_area = cfg.placed() && old_style;
+    let reserved = !(naive || one_area);
     let opts = InspectOptions {
-        cpus: (!naive).then_some(cfg.cpus),
+        cpus: reserved.then_some(cfg.cpus),
         ..InspectOptions::default()
     };
     let report = inspect_path(elf, &opts).with_context(|| format!("inspect {}", elf.display()))?;
@@ -874,12 +987,54 @@ fn check_offsets(cfg: &Config, elf: &Path, serial: &[String]) -> Result<usize> {
         return Ok(0);
     }
     compare_offsets(&report, &runtime)?;
+    if cfg.placed() && !old_style {
+        compare_placed(
+            &report,
+            runtime_area_size(serial)?,
+            cfg.features.contains(&"external-areas"),
+        )?;
+    }
     compare_dynamic(
         &report,
         runtime_dynamic(serial)?,
-        cfg.features.contains(&"external-areas"),
+        // Sized by `init_with_dynamic` / `try_init_placed_with_dynamic`.
+        cfg.features.contains(&"external-areas")
+            || (cfg.placed() && cfg.features.contains(&"legacy-script")),
     )?;
     Ok(runtime.len())
+}
+
+/// A placed kernel's `AREA_SIZE 0x<hex>` line: the size of each area it
+/// placed (`percpu_area_layout_placed`).
+fn runtime_area_size(serial: &[String]) -> Result<u64> {
+    let line = serial
+        .iter()
+        .find(|l| l.starts_with("AREA_SIZE "))
+        .context("a placed kernel printed no AREA_SIZE line")?;
+    line["AREA_SIZE ".len()..]
+        .strip_prefix("0x")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .with_context(|| format!("malformed line `{line}`"))
+}
+
+/// A placed kernel's script, as inspect reads it: template only, and
+/// (unless the kernel sized the dynamic region at run time) one area of
+/// the size the kernel placed.
+fn compare_placed(report: &Report, area_size: u64, sized_at_run_time: bool) -> Result<()> {
+    let t = &report.template;
+    if !t.placed {
+        bail!(
+            "the placed kernel's script is not template-only (inspect: {} areas reserved)",
+            t.areas
+        );
+    }
+    if !sized_at_run_time && t.stride != area_size {
+        bail!(
+            "placed areas: the kernel's are {area_size:#x} bytes, inspect says {:#x}",
+            t.stride
+        );
+    }
+    Ok(())
 }
 
 /// The kernel's `DYNAMIC 0x<start> 0x<size> ...` line: where its run-time
@@ -976,6 +1131,9 @@ fn outcome_line(o: &Outcome) -> String {
     match (&o.not_applicable, &o.failure) {
         (Some(reason), _) => format!("{head} {reason}"),
         (None, Some(reason)) => format!("{head} FAIL{boots}: {reason}"),
+        (None, None) if o.expect_fail => {
+            format!("{head} PASS{boots} (refused as the negative test expects)")
+        }
         (None, None) if o.offsets_checked == 0 => {
             format!("{head} PASS{boots} (sp-naive: inspect finds no per-CPU variable, as expected)")
         }
@@ -1083,6 +1241,60 @@ mod tests {
         assert!(judge(&one, &boot(&extra, Some(0))).is_err());
     }
 
+    #[test]
+    fn placed_twins_and_the_negative_test() {
+        let matrix = matrix();
+        let contiguous: Vec<&Config> = matrix
+            .iter()
+            .filter(|c| !c.placed() && !c.storm())
+            .collect();
+        for c in &contiguous {
+            let twin = cfg(&format!("{}-placed", c.name));
+            assert!(c.features.iter().all(|f| twin.features.contains(f)));
+            assert!(twin.placed() && twin.cpus == c.cpus && twin.expect_fail.is_none());
+        }
+        assert_eq!(contiguous.len(), 16);
+        assert!(!matrix.iter().any(|c| c.placed() && c.storm()));
+        assert!(cfg("x86_64-placed").late_cpu());
+        assert!(!cfg("aarch64-sp-naive-placed").late_cpu());
+        let same = cfg("riscv64-placed-same-area");
+        let boot = |text: &str, code| Boot {
+            lines: lines(text),
+            code,
+        };
+        let refused = "FAIL: per-CPU init failed: AreasOverlap { cpu: 2, other: 0 }";
+        assert!(judge(&same, &boot(refused, Some(1))).is_ok());
+        assert!(judge(&same, &boot(refused, Some(124))).is_err());
+        let other = "FAIL: per-CPU init failed: AreaTooSmall";
+        assert!(judge(&same, &boot(other, Some(1))).is_err());
+        let ok = "platform: 4 CPU(s) from x\nCPU 0: OK\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK\nPASS";
+        assert!(judge(&same, &boot(ok, Some(0))).is_err());
+    }
+
+    #[test]
+    fn a_late_cpu_must_join_late_and_report() {
+        let c = cfg("aarch64-placed");
+        let boot = |text: &str| Boot {
+            lines: lines(text),
+            code: Some(0),
+        };
+        let early = "EARLY CPU 0: OK\nEARLY CPU 1: OK\nEARLY CPU 2: OK\n";
+        let late = "LATE CPU 3: OK registered\n";
+        let round = "platform: 4 CPU(s) from x\nCPU 0: OK\nCPU 1: OK\nCPU 2: OK\nCPU 3: OK\nPASS";
+        assert!(judge(&c, &boot(&format!("{early}{late}{round}"))).is_ok());
+        // No late line, a failed one, a missing or doubled first round, or
+        // the late CPU in the first round.
+        assert!(judge(&c, &boot(&format!("{early}{round}"))).is_err());
+        let failed = "LATE CPU 3: FAIL registered\n";
+        assert!(judge(&c, &boot(&format!("{early}{failed}{round}"))).is_err());
+        let short = "EARLY CPU 0: OK\nEARLY CPU 2: OK\n";
+        assert!(judge(&c, &boot(&format!("{short}{late}{round}"))).is_err());
+        let twice = format!("{early}EARLY CPU 1: OK\n{late}{round}");
+        assert!(judge(&c, &boot(&twice)).is_err());
+        let joined = format!("{early}EARLY CPU 3: OK\n{late}{round}");
+        assert!(judge(&c, &boot(&joined)).is_err());
+    }
+
     fn planned(args: &Args) -> Vec<(String, usize, bool)> {
         plan(args)
             .into_iter()
@@ -1177,6 +1389,7 @@ mod tests {
                 areas: 0,
                 dynamic_start: 0,
                 dynamic_size: 0,
+                placed: false,
             },
             variables: variables
                 .iter()
@@ -1240,6 +1453,25 @@ mod tests {
     }
 
     #[test]
+    fn a_placed_script_is_template_only_with_the_kernels_area_size() {
+        let serial = lines("AREA_SIZE 0x150c0\nPASS");
+        let size = runtime_area_size(&serial).unwrap();
+        assert_eq!(size, 0x150c0);
+        assert!(runtime_area_size(&lines("PASS")).is_err());
+        assert!(runtime_area_size(&lines("AREA_SIZE 12")).is_err());
+        let mut r = report(&[("k::BIG", 0)], &[]);
+        r.template.stride = 0x150c0;
+        assert!(
+            compare_placed(&r, size, false).is_err(),
+            "not template-only"
+        );
+        r.template.placed = true;
+        compare_placed(&r, size, false).unwrap();
+        assert!(compare_placed(&r, size + 64, false).is_err());
+        compare_placed(&r, size + 64, true).unwrap();
+    }
+
+    #[test]
     fn matrix_features_exist_in_the_kernel() {
         let manifest = std::fs::read_to_string(
             toolchain::workspace_root().join("xtask/test-kernel/Cargo.toml"),
@@ -1247,7 +1479,7 @@ mod tests {
         .unwrap();
         let features = &manifest[manifest.find("[features]").unwrap()..];
         for cfg in matrix() {
-            for feature in cfg.features {
+            for feature in &cfg.features {
                 let line = format!("\n{feature} = ");
                 assert!(
                     features.contains(&line),

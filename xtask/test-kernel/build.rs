@@ -42,18 +42,27 @@ fn main() {
     } else {
         DEFAULT_AREA_ALIGN
     };
+    // Placed areas: the script holds the template only (`ldscript
+    // --placed`), which is nobody's area; the kernel places them. With a
+    // percpu 0.4-style script (`legacy-script`), which knows nothing of
+    // placement, the contiguous script of one area: the template.
+    let placed = feature("PLACED");
+    let old_style = feature("LEGACY_SCRIPT");
+    let script_cpus = if placed && old_style { 1 } else { cpus };
     let opts = Options {
+        placed: placed && !old_style,
         align,
-        // `dynamic::DYNAMIC`: room for the run-time allocations.
-        dynamic: 4096,
-        base: Some(base(arch, cpus)),
+        // `dynamic::DYNAMIC`: room for the run-time allocations (placed
+        // areas keep each allocation's constructor beside it).
+        dynamic: if placed { 0x4000 } else { 4096 },
+        base: Some(base(arch, if placed { 1 } else { cpus })),
         // At the page after the boot stacks: its load address.
         non_zero_vma: feature("NON_ZERO_VMA").then_some(0),
-        ..Options::new(arch, cpus)
+        ..Options::new(arch, script_cpus)
     };
     let mut script = render(Kind::Full, &opts)
         .unwrap_or_else(|err| panic!("cannot render the linker script: {err:?}"));
-    if feature("LEGACY_SCRIPT") {
+    if old_style {
         script = legacy(&script);
     }
     let path = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("kernel.ld");

@@ -21,6 +21,15 @@ mod external {
 
 /// Sets up the per-CPU areas on the boot CPU, before any other CPU runs.
 pub fn init_areas() {
+    #[cfg(feature = "placed")]
+    return crate::placed::init();
+    #[cfg(not(feature = "placed"))]
+    init_contiguous();
+}
+
+/// `init_in_place()` or `init_with_dynamic(base, n, size)`.
+#[cfg(not(feature = "placed"))]
+fn init_contiguous() {
     #[cfg(not(feature = "external-areas"))]
     let expected = percpu::percpu_area_layout_expected(MAX_CPUS);
     #[cfg(feature = "external-areas")]
@@ -74,7 +83,7 @@ pub fn init_areas() {
 }
 
 #[cfg(not(feature = "sp-naive"))]
-fn template_addr() -> usize {
+pub(crate) fn template_addr() -> usize {
     extern "C" {
         static _percpu_start: u8;
     }
@@ -153,7 +162,7 @@ fn check_addresses(cpu: usize) {
 }
 
 /// Checks that every variable holds its initial value on this CPU.
-fn check_initial(cpu: usize) {
+pub(crate) fn check_initial(cpu: usize) {
     macro_rules! prim {
         ($name:ident, $init:expr) => {
             check_eq(
@@ -690,6 +699,8 @@ pub fn run(cpu: usize) {
         Hex(base),
     );
     check_alignment(cpu, base);
+    #[cfg(feature = "placed")]
+    crate::placed::check_base(cpu, base);
     check_addresses(cpu);
     check_initial(cpu);
 
@@ -714,7 +725,7 @@ pub fn run(cpu: usize) {
     // Everyone has written their markers and counters.
     barrier(1);
     let mut remote_sum = 0;
-    for other in 0..MAX_CPUS {
+    for other in 0..crate::round_cpus() {
         check_remote(cpu, other);
         // SAFETY: areas are initialised; every CPU finished counting.
         remote_sum += unsafe { read_volatile(ADD_COUNTER.remote_ptr(other)) };
@@ -736,18 +747,30 @@ pub fn run(cpu: usize) {
 
     let failures = crate::CPU_FAILURES[cpu].load(Ordering::Acquire);
     println!(
-        "CPU {cpu}: {} area={base:#x} reg={reg_after:#x} add_current={added} with_current={with} sum_of_remote_counters={remote_sum}{}",
+        "{}CPU {cpu}: {} area={base:#x} reg={reg_after:#x} add_current={added} with_current={with} sum_of_remote_counters={remote_sum}{}",
+        // The first of two rounds (a CPU joins late) says so.
+        if crate::round_cpus() < MAX_CPUS {
+            "EARLY "
+        } else {
+            ""
+        },
         if failures == 0 { "OK" } else { "FAIL" },
         Fails(failures),
     );
-    barrier(if cfg!(feature = "storm") { 8 } else { 7 });
+    barrier(crate::CHECK_BARRIERS);
+    if cpu == 0 {
+        crate::dynamic::end_round();
+    }
 }
 
 /// Checks on CPU 0 once every CPU is done.
 pub fn after_all() {
-    // With external areas, the template in `.percpu` is nobody's area: all
-    // the writes above must have left it untouched.
-    #[cfg(feature = "external-areas")]
+    // With external or placed areas, the template in `.percpu` is nobody's
+    // area: all the writes above must have left it untouched.
+    #[cfg(all(
+        any(feature = "external-areas", feature = "placed"),
+        not(feature = "sp-naive")
+    ))]
     {
         let template = template_addr();
         // SAFETY: reading the loaded template through its linker address.

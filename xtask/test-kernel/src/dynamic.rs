@@ -13,8 +13,13 @@ use percpu::{PerCpuBox, PerCpuCounter};
 use crate::{barrier, check_eq, MAX_CPUS};
 
 /// Bytes of dynamic region per area: the linker script's `--dynamic`
-/// (build.rs), or what `init_with_dynamic` is given.
-pub const DYNAMIC: usize = 4096;
+/// (build.rs), or what `init_with_dynamic` is given; more with placed
+/// areas, whose allocations keep their constructors beside them.
+pub const DYNAMIC: usize = if cfg!(feature = "placed") {
+    0x4000
+} else {
+    4096
+};
 
 /// Increments of each counter on each CPU.
 const COUNTS: i64 = 10_000;
@@ -41,7 +46,10 @@ struct Counter(UnsafeCell<Option<PerCpuCounter>>);
 unsafe impl Sync for Counter {}
 static COUNTER: Counter = Counter(UnsafeCell::new(None));
 
-percpu::def_percpu_counter!(static TICKS);
+percpu::def_percpu_counter!(
+    /// A static counter, in the template: every CPU's copy starts at 0.
+    pub(crate) static TICKS
+);
 
 fn slot(owner: usize) -> &'static Option<PerCpuBox<Slot>> {
     // SAFETY: see `Boxes`.
@@ -60,6 +68,14 @@ fn counter() -> &'static PerCpuCounter {
             .as_ref()
             .expect("the counter is allocated")
     }
+}
+
+/// On CPU 0 once every CPU left `run` (after a barrier): frees the
+/// counter, so that a next round starts with an empty region like the
+/// first (its `a freed box's space is allocated again` assumes so).
+pub fn end_round() {
+    // SAFETY: nobody uses the counter any more (the caller's barrier).
+    unsafe { *COUNTER.0.get() = None };
 }
 
 /// With `sp-naive` the dynamic region is memory `init_with_dynamic` gets.
@@ -95,7 +111,7 @@ fn check_aligned_boxes(cpu: usize) {
         Ok(b) => b,
         Err(err) => crate::abort(format_args!("CPU {cpu}: PerCpuBox<NoLines>: {err}")),
     };
-    for copy in 0..MAX_CPUS {
+    for copy in 0..crate::round_cpus() {
         // SAFETY: only the addresses are used.
         let (at, empty_at) = unsafe { (lines.remote_ptr(copy), none.remote_ptr(copy)) };
         check_eq(
@@ -124,7 +140,7 @@ fn check_aligned_boxes(cpu: usize) {
 
 /// Allocates `owner`'s box: every copy says whose it is and for which CPU.
 fn allocate(owner: usize) -> PerCpuBox<Slot> {
-    match PerCpuBox::new_with(|cpu| [MAGIC | (owner << 8 | cpu) as u64, 0, 0]) {
+    match PerCpuBox::new_with(move |cpu| [MAGIC | (owner << 8 | cpu) as u64, 0, 0]) {
         Ok(b) => b,
         Err(err) => crate::abort(format_args!("CPU {owner}: PerCpuBox::new_with: {err}")),
     }
@@ -135,7 +151,7 @@ fn allocate(owner: usize) -> PerCpuBox<Slot> {
 /// A percpu 0.4-style script (`legacy-script`) reserves no dynamic region:
 /// there an allocation must fail cleanly, and nothing else runs.
 pub fn run(cpu: usize, first: usize) {
-    if cfg!(feature = "legacy-script") {
+    if cfg!(feature = "legacy-script") && !cfg!(feature = "placed") {
         let (_, size) = percpu::percpu_dynamic_region();
         let too_big = PerCpuBox::new([0u8; 4096]).map(|_| ());
         check_eq(
@@ -156,6 +172,9 @@ pub fn run(cpu: usize, first: usize) {
         size >= DYNAMIC,
         true,
     );
+    let cpus = crate::round_cpus();
+    // The static counter keeps its earlier rounds' counts.
+    let ticks_before = TICKS.sum();
     if cpu == 0 {
         match PerCpuCounter::new() {
             // SAFETY: nobody reads it before the barrier below.
@@ -177,7 +196,7 @@ pub fn run(cpu: usize, first: usize) {
     barrier(first);
 
     // Every CPU writes its copy of every box, and bumps the counters.
-    for owner in 0..MAX_CPUS {
+    for owner in 0..cpus {
         let b = slot(owner).as_ref().expect("allocated before the barrier");
         let write = |v: &mut Slot| {
             v[0] += cpu as u64;
@@ -215,9 +234,9 @@ pub fn run(cpu: usize, first: usize) {
     barrier(first + 1);
 
     if cpu == 0 {
-        for owner in 0..MAX_CPUS {
+        for owner in 0..cpus {
             let b = slot(owner).as_ref().expect("allocated");
-            for copy in 0..MAX_CPUS {
+            for copy in 0..cpus {
                 // SAFETY: every CPU finished writing at the barrier.
                 let v = unsafe { *b.remote_ref_raw(copy) };
                 let expected = [
@@ -228,14 +247,19 @@ pub fn run(cpu: usize, first: usize) {
                 check_eq(0, "every copy of every box", v, expected);
             }
         }
-        let n = MAX_CPUS as i64;
+        let n = cpus as i64;
         check_eq(
             0,
             "PerCpuCounter::sum",
             counter().sum(),
             n * COUNTS + n * (n - 1) / 2,
         );
-        check_eq(0, "static counter sum", TICKS.sum(), n * COUNTS);
+        check_eq(
+            0,
+            "static counter sum",
+            TICKS.sum(),
+            ticks_before + n * COUNTS,
+        );
         println!(
             "DYNAMIC {start:#x} {size:#x} counter={} ticks={}",
             counter().sum(),

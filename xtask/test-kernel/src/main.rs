@@ -1,7 +1,9 @@
 //! The percpu QEMU test kernel.
 //!
-//! Boots every CPU, sets up the per-CPU areas (`init_in_place()`, or
-//! `init(base, n)` on a static buffer with the `external-areas` feature),
+//! Boots every CPU, sets up the per-CPU areas (`init_in_place()`,
+//! `init(base, n)` on a static buffer with the `external-areas` feature, or
+//! areas the kernel places itself with `placed`, whose last CPU joins late:
+//! see `placed.rs`),
 //! points each CPU's per-CPU register at its area, and then runs the same
 //! checks on all CPUs at once: initial values of a variable of every
 //! primitive type and of a struct, every access method, 100,000 increments
@@ -11,7 +13,9 @@
 //! other variables' offsets need more than 16 bits.
 //!
 //! Output (read by `cargo xtask test-all-arches`): one `CPU n: OK ...` (or
-//! `CPU n: FAIL ...`) line per CPU, one `OFFSET <NAME> 0x<hex>` line per
+//! `CPU n: FAIL ...`) line per CPU (with a late CPU, also `EARLY CPU n: OK`
+//! for each boot CPU's first round and `LATE CPU n: OK`), one
+//! `OFFSET <NAME> 0x<hex>` line per
 //! variable, then `PASS` or `FAIL: <what>`; QEMU then exits with status 0
 //! or non-zero.
 
@@ -29,6 +33,14 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// (build.rs; 4 if unset, always 1 with `sp-naive`). The platform must
 /// report exactly this many CPUs.
 pub const MAX_CPUS: usize = parse_count(env!("PERCPU_TEST_CPUS"));
+
+/// Whether the last CPU joins late (`placed`, more than one CPU): it is
+/// registered with `percpu::register_area` and started once the others ran
+/// the check set (`placed.rs`).
+pub const LATE: bool = cfg!(feature = "placed") && !cfg!(feature = "sp-naive") && MAX_CPUS > 1;
+
+/// CPUs started at boot, and the areas set up then.
+pub const BOOT_CPUS: usize = if LATE { MAX_CPUS - 1 } else { MAX_CPUS };
 
 /// The decimal number build.rs passes, at compile time.
 const fn parse_count(text: &str) -> usize {
@@ -138,6 +150,8 @@ macro_rules! println {
 mod arch;
 mod checks;
 mod dynamic;
+#[cfg(feature = "placed")]
+mod placed;
 mod platform;
 #[cfg(feature = "storm")]
 mod storm;
@@ -148,20 +162,54 @@ mod vars;
 
 /// CPUs that have set their per-CPU register.
 static ONLINE: AtomicUsize = AtomicUsize::new(0);
-/// Barrier arrivals, counted monotonically: barrier `n` is passed once
-/// `n * MAX_CPUS` arrivals happened.
+/// Barrier arrivals, counted monotonically: barrier `n` of a round is
+/// passed once `ROUND_BASE + n * ROUND_CPUS` arrivals happened.
 static ARRIVED: AtomicUsize = AtomicUsize::new(0);
+/// Arrivals before this round's first barrier.
+static ROUND_BASE: AtomicUsize = AtomicUsize::new(0);
+/// CPUs taking part in this round: every CPU but the late one, then all.
+static ROUND_CPUS: AtomicUsize = AtomicUsize::new(BOOT_CPUS);
 /// Number of failed checks over all CPUs.
 static FAILURES: AtomicUsize = AtomicUsize::new(0);
 /// Number of failed checks per CPU.
 static CPU_FAILURES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
-/// Waits until every CPU reached barrier number `n` (1, 2, 3, ... in order).
+/// Waits until every CPU of the round reached barrier number `n` (1, 2,
+/// 3, ... in order). The round is read before arriving: CPU 0 changes it
+/// only once every CPU has left the previous round's barriers.
 fn barrier(n: usize) {
+    let base = ROUND_BASE.load(Ordering::Acquire);
+    let cpus = ROUND_CPUS.load(Ordering::Acquire);
     ARRIVED.fetch_add(1, Ordering::AcqRel);
-    while ARRIVED.load(Ordering::Acquire) < n * MAX_CPUS {
+    while ARRIVED.load(Ordering::Acquire) < base + n * cpus {
         core::hint::spin_loop();
     }
+}
+
+/// The CPUs of the current round (the areas the checks visit).
+pub fn round_cpus() -> usize {
+    ROUND_CPUS.load(Ordering::Acquire)
+}
+
+/// Starts a round of `cpus` CPUs, on CPU 0, once no CPU is in a barrier.
+#[cfg(feature = "placed")]
+fn start_round(cpus: usize) {
+    ROUND_BASE.store(ARRIVED.load(Ordering::Acquire), Ordering::Release);
+    ROUND_CPUS.store(cpus, Ordering::Release);
+}
+
+/// Barriers of the check set (`checks::run`).
+const CHECK_BARRIERS: usize = if cfg!(feature = "storm") { 8 } else { 7 };
+
+/// With a late CPU, on a boot CPU after the first round: the late phase
+/// (`placed.rs`), then the check set again on every CPU.
+fn run_late_round(cpu: usize) {
+    #[cfg(feature = "placed")]
+    if LATE {
+        placed::boot_cpu(cpu, CHECK_BARRIERS + 1);
+        checks::run(cpu);
+    }
+    let _ = cpu;
 }
 
 /// Records a failed check: prints it and remembers the first one for the
@@ -200,26 +248,28 @@ pub extern "C" fn boot_main() -> ! {
     println!(
         "percpu test kernel on {}: {MAX_CPUS} CPU(s), areas {}",
         ARCH,
-        if cfg!(feature = "external-areas") {
+        if cfg!(feature = "placed") {
+            "placed by the kernel (percpu::try_init_placed)"
+        } else if cfg!(feature = "external-areas") {
             "from percpu::init_with_dynamic(base, n, size)"
         } else {
             "from percpu::init_in_place()"
         }
     );
     checks::init_areas();
-    #[cfg(feature = "sp-naive")]
+    #[cfg(all(feature = "sp-naive", not(feature = "placed")))]
     dynamic::init_naive_region();
     // As many CPUs as areas, or a FAIL line; their hardware ids.
     platform::discover();
     // Empty with one CPU (`sp-naive`, `PERCPU_TEST_CPUS=1`).
     #[allow(clippy::reversed_empty_ranges)]
-    for cpu in 1..MAX_CPUS {
+    for cpu in 1..BOOT_CPUS {
         arch::start_secondary(cpu, platform::hw_id(cpu));
     }
     percpu::init_percpu_reg(0);
     ONLINE.fetch_add(1, Ordering::AcqRel);
     let mut spins = 0usize;
-    while ONLINE.load(Ordering::Acquire) < MAX_CPUS {
+    while ONLINE.load(Ordering::Acquire) < BOOT_CPUS {
         spins += 1;
         if spins > ONLINE_SPINS {
             abort(format_args!(
@@ -230,6 +280,7 @@ pub extern "C" fn boot_main() -> ! {
         core::hint::spin_loop();
     }
     checks::run(0);
+    run_late_round(0);
 
     checks::after_all();
     vars::print_offsets();
@@ -269,12 +320,21 @@ pub extern "C" fn secondary_main(cpu_id: usize) -> ! {
     } else {
         percpu::init_percpu_reg(cpu_id);
     }
+    #[cfg(feature = "placed")]
+    if cpu_id >= BOOT_CPUS {
+        placed::late_cpu(cpu_id);
+        checks::run(cpu_id);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
     ONLINE.fetch_add(1, Ordering::AcqRel);
-    while ONLINE.load(Ordering::Acquire) < MAX_CPUS {
+    while ONLINE.load(Ordering::Acquire) < BOOT_CPUS {
         core::hint::spin_loop();
     }
     if !(injected("hang") && cpu_id == 1) {
         checks::run(cpu_id);
+        run_late_round(cpu_id);
     }
     // CPU 0 reports and powers off.
     loop {

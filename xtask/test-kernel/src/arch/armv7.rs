@@ -182,6 +182,10 @@ pub fn timer_stop() {
     super::gic::stop_timer::<Vtimer>();
 }
 
+/// Where RAM starts (QEMU `virt`: RAM from 1 GiB): the placed areas go 128 MiB above.
+#[cfg_attr(not(feature = "placed"), allow(dead_code))]
+pub const RAM_BASE: usize = 0x4000_0000;
+
 /// Writes one byte to the PL011 UART.
 pub fn putchar(byte: u8) {
     super::uart::pl011_putchar(UART_BASE, byte);

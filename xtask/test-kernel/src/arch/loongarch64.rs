@@ -45,6 +45,10 @@ pub fn boot_hw_id() -> usize {
     0
 }
 
+/// Where RAM starts (QEMU `virt`: low RAM from 0 (256 MiB of it)): the placed areas go 128 MiB above.
+#[cfg_attr(not(feature = "placed"), allow(dead_code))]
+pub const RAM_BASE: usize = 0;
+
 /// Releases the CPU whose CPUID is `hw_id` (from the device tree; QEMU 7.2
 /// crashes on a mailbox write to a CPU it did not create) from the park
 /// loop as logical CPU `cpu_id`.

@@ -12,6 +12,8 @@
 //!   `hw_id` as logical CPU `cpu_id` (1..MAX_CPUS) so that it runs
 //!   [`crate::secondary_main`] on its `BOOT_STACKS` slot;
 //! - `exit(code) -> !`: power QEMU off with status 0 iff `code == 0`;
+//! - `RAM_BASE`: where the board's RAM starts (the `placed` kernel puts
+//!   its areas 128 MiB above it);
 //!
 //! and, with `storm`, `timer_start()` (arm this CPU's periodic local timer
 //! and enable interrupts) and `timer_stop()` (disable both), with an

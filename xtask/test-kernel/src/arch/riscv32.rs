@@ -36,6 +36,10 @@ pub fn boot_hw_id() -> usize {
     0
 }
 
+/// Where RAM starts (QEMU `virt`: RAM from 2 GiB): the placed areas go 128 MiB above.
+#[cfg_attr(not(feature = "placed"), allow(dead_code))]
+pub const RAM_BASE: usize = 0x8000_0000;
+
 /// Releases parked hart `hart` (from the device tree) as logical CPU
 /// `cpu_id`.
 pub fn start_secondary(cpu_id: usize, hart: usize) {

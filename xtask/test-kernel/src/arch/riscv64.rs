@@ -41,6 +41,10 @@ pub fn boot_hw_id() -> usize {
     BOOT_HART.load(Ordering::Relaxed)
 }
 
+/// Where RAM starts (QEMU `virt`: RAM from 2 GiB): the placed areas go 128 MiB above.
+#[cfg_attr(not(feature = "placed"), allow(dead_code))]
+pub const RAM_BASE: usize = 0x8000_0000;
+
 /// Starts logical CPU `cpu_id`, hart `hart` (from the device tree), through
 /// SBI HSM `hart_start`.
 pub fn start_secondary(cpu_id: usize, hart: usize) {

@@ -496,6 +496,10 @@ pub fn boot_hw_id() -> usize {
     (lapic_read(LAPIC_ID) >> 24) as usize
 }
 
+/// Where RAM starts (QEMU `pc`: RAM from 0 (identity-mapped up to 4 GiB)): the placed areas go 128 MiB above.
+#[cfg_attr(not(feature = "placed"), allow(dead_code))]
+pub const RAM_BASE: usize = 0;
+
 /// Starts logical CPU `cpu_id` (1..MAX_CPUS), whose local APIC id is
 /// `apic_id` (from the MADT): INIT, then up to two SIPIs to the real-mode
 /// trampoline; returns once the CPU has taken its stack and id. Exits with

@@ -83,7 +83,8 @@ pub fn discover() {
     if let Err(err) = found {
         crate::abort(format_args!("cannot list the CPUs ({SOURCE}): {err}"));
     }
-    let areas = percpu::percpu_area_num();
+    // A CPU that joins late (`placed`) has no area yet.
+    let areas = percpu::percpu_area_num() + (MAX_CPUS - crate::BOOT_CPUS);
     if count != areas || areas != MAX_CPUS {
         crate::abort(format_args!(
             "the platform ({SOURCE}) has {count} CPU(s), the kernel {areas} per-CPU area(s) \
