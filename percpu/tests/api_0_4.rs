@@ -3,6 +3,8 @@
 //! semver-checks` (`cargo xtask ci`) sees removed items and changed
 //! parameter counts, not a `usize` that became a `u32`.
 
+mod common;
+
 use core::alloc::Layout;
 
 use percpu::InitError;
@@ -59,4 +61,31 @@ fn a_static_has_0_4s_methods() {
     let _: unsafe fn(usize) -> *const u32 = |cpu| unsafe { VALUE.remote_ptr(cpu) };
     let _: unsafe fn(usize) -> &'static u32 = |cpu| unsafe { VALUE.remote_ref_raw(cpu) };
     let _: unsafe fn(usize) -> &'static mut u32 = |cpu| unsafe { VALUE.remote_ref_mut_raw(cpu) };
+}
+
+// Types with elided lifetimes, which 0.4.0's macro accepts: in a static,
+// `&T` is `&'static T` and `'_` is `'static`.
+#[percpu::def_percpu]
+static NAME: &str = "boot";
+#[percpu::def_percpu]
+static HANDLER: Option<&(dyn Fn() -> u32 + Send + Sync)> = None;
+#[percpu::def_percpu]
+static PARSE: Option<fn(&str) -> &str> = None;
+#[percpu::def_percpu]
+static WORDS: [Option<&'_ [u8]>; 2] = [None, Some(b"ab")];
+
+#[test]
+fn statics_with_elided_lifetimes_work() {
+    let _serial = common::on_cpu(0);
+    assert_eq!(NAME.with_current(|name| *name), "boot");
+    NAME.with_current(|name| *name = "late");
+    fn seven() -> u32 {
+        7
+    }
+    HANDLER.with_current(|h| *h = Some(&seven));
+    assert_eq!(HANDLER.with_current(|h| h.map(|f| f())), Some(7));
+    PARSE.with_current(|p| *p = Some(|s| s.trim()));
+    assert_eq!(PARSE.with_current(|p| p.map(|f| f(" x "))), Some("x"));
+    assert_eq!(WORDS.with_current(|w| w[1]), Some(&b"ab"[..]));
+    NAME.with_current(|name| assert_eq!(*name, "late"));
 }

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod expand;
+mod lifetimes;
 mod validate;
 
 use proc_macro::TokenStream;

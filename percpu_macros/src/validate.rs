@@ -33,11 +33,13 @@ pub fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<PercpuDef> {
     // `static mut` is accepted and means nothing, as in `percpu` 0.4: the
     // storage is always written through the methods.
     check_sized(&item.ty)?;
+    let mut ty = *item.ty;
+    crate::lifetimes::make_static(&mut ty);
     Ok(PercpuDef {
         attrs: item.attrs,
         vis: item.vis,
         name: item.ident,
-        ty: *item.ty,
+        ty,
         init: *item.expr,
     })
 }

@@ -8,9 +8,8 @@
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
-use proc_macro2::{Span, TokenStream as TokenStream2};
+use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
-use syn::visit_mut::{self, VisitMut};
 
 /// Defines a per-CPU static: every CPU gets its own copy of the value.
 ///
@@ -29,44 +28,13 @@ pub fn def_percpu(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(item) => item,
         Err(err) => return err.to_compile_error().into(),
     };
+    // The 0.4 macro spells out elided lifetimes (`&T` meaning `&'static T`).
     item.mutability = syn::StaticMutability::None;
-    StaticLifetimes.visit_type_mut(&mut item.ty);
     quote! {
         #[::percpu::__priv::def_percpu_0_4(#attr)]
         #item
     }
     .into()
-}
-
-/// Spells out the lifetimes a static's type may leave out: the 0.4
-/// expansion names the type where elision is not allowed (a type alias,
-/// a trait's type parameter, an associated const).
-struct StaticLifetimes;
-
-impl VisitMut for StaticLifetimes {
-    fn visit_type_reference_mut(&mut self, ty: &mut syn::TypeReference) {
-        if ty.lifetime.is_none() {
-            ty.lifetime = Some(syn::Lifetime::new("'static", Span::call_site()));
-        }
-        visit_mut::visit_type_reference_mut(self, ty);
-    }
-
-    fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
-        if lifetime.ident == "_" {
-            *lifetime = syn::Lifetime::new("'static", lifetime.span());
-        }
-    }
-
-    /// A function pointer's elided lifetimes are its own (higher-ranked):
-    /// left alone.
-    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
-
-    /// So are those of `Fn(&T)` sugar in a trait bound.
-    fn visit_parenthesized_generic_arguments_mut(
-        &mut self,
-        _: &mut syn::ParenthesizedGenericArguments,
-    ) {
-    }
 }
 
 /// The link-time address (VMA) of a symbol in `.percpu`, as a `usize`
