@@ -145,15 +145,7 @@ pub fn try_init_placed_with_dynamic(
     dynamic_size: usize,
     mut area_of: impl FnMut(usize) -> *mut [u8],
 ) -> Result<usize, AreaError> {
-    if cpu_count == 0 {
-        return Err(AreaError::ZeroCpuCount);
-    }
-    if table.len() < cpu_count {
-        return Err(AreaError::TableFull {
-            capacity: table.len(),
-            needed: cpu_count,
-        });
-    }
+    AreaError::check_table(table.len(), cpu_count)?;
     if dynamic_size == 0 {
         return Ok(1);
     }

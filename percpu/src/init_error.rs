@@ -154,6 +154,24 @@ impl fmt::Display for AreaError {
 
 impl core::error::Error for AreaError {}
 
+impl AreaError {
+    /// Placed areas: a non-zero CPU count that a base table of `capacity`
+    /// entries holds.
+    #[cfg(feature = "placed")]
+    pub(crate) fn check_table(capacity: usize, cpu_count: usize) -> Result<(), AreaError> {
+        if cpu_count == 0 {
+            return Err(AreaError::ZeroCpuCount);
+        }
+        if capacity < cpu_count {
+            return Err(AreaError::TableFull {
+                capacity,
+                needed: cpu_count,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl From<InitError> for AreaError {
     fn from(err: InitError) -> Self {
         match err {

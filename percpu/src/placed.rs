@@ -197,15 +197,7 @@ fn place(
     mut area_of: impl FnMut(usize) -> *mut [u8],
     fill: bool,
 ) -> Result<usize, AreaError> {
-    if cpu_count == 0 {
-        return Err(AreaError::ZeroCpuCount);
-    }
-    if table.len() < cpu_count {
-        return Err(AreaError::TableFull {
-            capacity: table.len(),
-            needed: cpu_count,
-        });
-    }
+    AreaError::check_table(table.len(), cpu_count)?;
     area::check_vma()?;
     // The table is ours from here on, so it holds the bases while they are
     // checked; the areas are not touched until all are.

@@ -38,7 +38,7 @@
 #[cfg(target_os = "linux")]
 extern crate std;
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(not(all(feature = "custom-base", not(feature = "sp-naive"))))]
 pub use percpu04::{init_percpu_reg, percpu_area_base, PerCpu};
@@ -74,13 +74,16 @@ pub use percpu04::{
 #[doc(hidden)]
 pub use percpu04::{def_percpu_counter, kernel_guard, PerCpuBox, PerCpuCounter};
 
-/// Set once by the first [`init`].
-static INIT_DONE: AtomicBool = AtomicBool::new(false);
+/// Where [`init`] is: not called, running, done.
+static INIT_STATE: AtomicU8 = AtomicU8::new(IDLE);
+const IDLE: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
 
 /// Initialises the per-CPU areas, as the 0.2 line did: in place, the areas
 /// the linker script reserves in `.percpu` (in Linux user space, as many
 /// areas on the heap). Returns their number; a second call does nothing
-/// and returns 0.
+/// and returns 0 (after waiting for the first, if it runs on another CPU).
 ///
 /// With `sp-naive` it returns 1.
 ///
@@ -88,13 +91,20 @@ static INIT_DONE: AtomicBool = AtomicBool::new(false);
 /// If the runtime refuses the areas (e.g. a script that reserves none);
 /// the message says why.
 pub fn init() -> usize {
-    if INIT_DONE
-        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+    if INIT_STATE
+        .compare_exchange(IDLE, RUNNING, Ordering::Acquire, Ordering::Acquire)
         .is_err()
     {
+        // Another CPU's call (with `custom-base`, a first `init_percpu_reg`
+        // of its own) may be running: its areas are there once it is done.
+        while INIT_STATE.load(Ordering::Acquire) != DONE {
+            core::hint::spin_loop();
+        }
         return 0;
     }
-    match init_areas() {
+    let result = init_areas();
+    INIT_STATE.store(DONE, Ordering::Release);
+    match result {
         Ok(count) => count,
         Err(err) => panic!("percpu::init: {err}"),
     }
